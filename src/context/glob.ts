@@ -62,9 +62,8 @@ function scanChunk(pattern: CodePoints): { star: boolean; chunk: CodePoints; res
 /** Reads one possibly escaped character of a class; throws on `-`, `]`, or a dangling end. */
 function getEsc(pattern: string, chunk: CodePoints, i: number): { c: string; next: number } {
   let k = i;
-  if (k >= chunk.length || chunk[k] === '-' || chunk[k] === ']') {
-    throw new BadPatternError(pattern, 'bad character class');
-  }
+  if (k >= chunk.length) throw new BadPatternError(pattern, 'unterminated character class');
+  if (chunk[k] === '-' || chunk[k] === ']') throw new BadPatternError(pattern, 'bad character class');
   if (chunk[k] === '\\') {
     k++;
     if (k >= chunk.length) throw new BadPatternError(pattern, 'trailing backslash in character class');

@@ -29,9 +29,9 @@ export interface IgnoreDecision {
   /** True when the path is left out of the build context. */
   readonly excluded: boolean;
   /**
-   * The rule that decided: the last matching rule (for an excluded path, the exclusion that
-   * applies; for an included path, the `!` exception that re-included it). Undefined when no
-   * rule matched the path or its parents.
+   * The rule that decided: reading the rules in order as patternmatcher does, the one that last
+   * set the outcome — for an excluded path the exclusion that matched it or a parent directory,
+   * for an included path the `!` exception that re-included it. Undefined when no rule matched.
    */
   readonly rule?: IgnoreRule | undefined;
 }
