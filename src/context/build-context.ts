@@ -210,16 +210,23 @@ export class BuildContext {
         });
       }
     }
-    const parent = parentRel(missing);
-    const name = missing.slice(parent === '' ? 0 : parent.length + 1);
+    // Suggest a sibling only for a path the user typed (not one a symlink led to).
+    const guess = isWithin(named, missing) ? this.similar(missing) : undefined;
+    return new ContextSourceError(`${head} in the build context (source ${JSON.stringify(source)})`, missing, undefined, {
+      suggestion: guess !== undefined ? `did you mean ${guess}?` : undefined,
+    });
+  }
+
+  /** An entry beside `path` with a similar name (same name in another case first). */
+  private similar(path: string): string | undefined {
+    const parent = parentRel(path);
+    const cut = parent === '' ? 0 : parent.length + 1;
+    const name = path.slice(cut);
     const siblings = this.subtree(parent)
       .filter((e) => e.path !== parent && parentRel(e.path) === parent)
-      .map((e) => e.path.slice(parent === '' ? 0 : parent.length + 1));
-    const sameIgnoringCase = siblings.find((s) => s.toLowerCase() === name.toLowerCase());
-    const guess = sameIgnoringCase ?? closest(name, siblings, true);
-    return new ContextSourceError(`${head} in the build context (source ${JSON.stringify(source)})`, missing, undefined, {
-      suggestion: guess !== undefined ? `did you mean ${joinRel(parent, guess)}?` : undefined,
-    });
+      .map((e) => e.path.slice(cut));
+    const guess = siblings.find((s) => s.toLowerCase() === name.toLowerCase()) ?? closest(name, siblings, true);
+    return guess === undefined ? undefined : joinRel(parent, guess);
   }
 
   /**
