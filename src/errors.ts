@@ -67,15 +67,18 @@ export class BuildImageError extends Error {
   /**
    * A multi-line report for people:
    *
-   *     Dockerfile:2:1: error DF0002: unknown instruction: COPPY
+   *     error INSTR_UNKNOWN_INSTRUCTION: unknown instruction: COPPY
+   *       at Dockerfile:2:1 (line 2, column 1)
    *        1 | FROM scratch
    *     >  2 | COPPY a /a
    *          | ^^^^^
    *     hint: did you mean COPY?
    */
   format(): string {
-    const head = `${this.location ? this.location + ': ' : ''}error ${this.code}: ${this.message}`;
-    const lines = [head];
+    const lines = [`error ${this.code}: ${this.message}`];
+    if (this.range !== undefined) {
+      lines.push(`  at ${this.location} (line ${this.range.start.line}, column ${this.range.start.column})`);
+    } else if (this.file !== undefined) lines.push(`  at ${this.file}`);
     if (this.source !== undefined && this.range !== undefined) lines.push(codeFrame(this.source, this.range));
     if (this.suggestion) lines.push(`hint: ${this.suggestion}`);
     return lines.join('\n');
