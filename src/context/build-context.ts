@@ -27,6 +27,8 @@ export interface BuildContextOptions {
   /** Persistent content digests; without one every file is read once per BuildContext. */
   readonly hashCache?: HashCache | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** See `WalkOptions.onExclude`. */
+  readonly onExclude?: ((path: string, rule: IgnoreRule | undefined) => void) | undefined;
 }
 
 /** One thing a COPY source matched. */
@@ -104,7 +106,7 @@ export class BuildContext {
   private readonly index: ReadonlyMap<string, number>;
   private readonly hashCache: HashCache | undefined;
   private readonly digests = new Map<string, Promise<ContentDigest>>();
-  private readonly hashLimit = limiter(8);
+  private readonly hashLimit = limiter(16);
 
   private constructor(dir: string, matcher: IgnoreMatcher, root: ContextEntry, entries: ContextEntry[], hashCache?: HashCache) {
     this.dir = dir;
@@ -120,7 +122,7 @@ export class BuildContext {
     const abs = resolve(dir);
     const matcher = new IgnoreMatcher(options.ignore ?? []);
     const rootStats = await statContextRoot(abs);
-    let entries = await walkContext(abs, { matcher, signal: options.signal });
+    let entries = await walkContext(abs, { matcher, signal: options.signal, onExclude: options.onExclude });
     let root = entryFromStats('', rootStats);
     if ((options.ownership ?? 'root') === 'root') {
       const reset = (e: ContextEntry): ContextEntry => (e.uid === 0 && e.gid === 0 ? e : { ...e, uid: 0, gid: 0 });
@@ -301,11 +303,20 @@ export class BuildContext {
     }
     let d = this.digests.get(entry.path);
     if (d === undefined) {
-      const abs = join(this.dir, entry.path);
-      d = this.hashLimit(() => (this.hashCache ? this.hashCache.digest(abs, entry) : sha256File(abs, entry)));
+      d = this.computeHash(entry);
       this.digests.set(entry.path, d);
     }
     return d;
+  }
+
+  private async computeHash(entry: ContextEntry): Promise<ContentDigest> {
+    const abs = join(this.dir, entry.path);
+    const cache = this.hashCache;
+    if (cache === undefined) return this.hashLimit(() => sha256File(abs, entry));
+    await cache.load();
+    // A hit needs no file access: answer it without waiting for a reading slot.
+    if (cache.lookup(entry) !== undefined) return cache.digest(abs, entry);
+    return this.hashLimit(() => cache.digest(abs, entry));
   }
 
   /** The cache-key digest of one match: its entries relative to its target (see `selectionDigest`). */

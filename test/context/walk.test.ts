@@ -160,6 +160,17 @@ describe('walkContext with .dockerignore', () => {
     expect(await paths(ignore)).toEqual(expected);
   });
 
+  it('reports what it leaves out, and why', async () => {
+    const excludedPaths: string[] = [];
+    const matcher = new IgnoreMatcher(parseIgnoreFile('node_modules\n!node_modules/keep\n*.md\nsrc/*_test.go\n'));
+    await walkContext(dir, { matcher, onExclude: (path, rule) => excludedPaths.push(`${path} (${rule?.text}, line ${rule?.line})`) });
+    expect(excludedPaths.sort()).toEqual([
+      'README.md (*.md, line 3)',
+      'node_modules/left-pad (node_modules, line 1)',
+      'src/main_test.go (src/*_test.go, line 4)',
+    ]);
+  });
+
   it('keeps the walk of fsutil TestWalkerExclude', async () => {
     await rm(dir, { recursive: true, force: true });
     await makeTree(dir, { bar: '', 'foo/bar2': '', foo2: '' });
