@@ -163,6 +163,19 @@ function compilePattern(pattern: string): Compiled {
   }
 }
 
+/** Why a cleaned pattern is not usable, or undefined when it is. */
+function patternProblem(pattern: string): string | undefined {
+  try {
+    validateGlob(pattern);
+    compilePattern(pattern);
+    return undefined;
+  } catch (err) {
+    if (err instanceof BadPatternError) return err.reason;
+    if (err instanceof PatternSyntaxError) return err.message;
+    throw err;
+  }
+}
+
 function test(c: Compiled, path: string): boolean {
   switch (c.kind) {
     case 'exact':
@@ -231,15 +244,9 @@ export function parseIgnoreFile(text: string, file?: string): IgnoreRule[] {
       exception = true;
       pattern = pattern.slice(1);
     }
-    try {
-      validateGlob(pattern);
-      compilePattern(pattern);
-    } catch (err) {
-      if (err instanceof BadPatternError || err instanceof PatternSyntaxError) {
-        const reason = err instanceof BadPatternError ? err.reason : err.message;
-        throw badPattern(`invalid pattern ${JSON.stringify(trimSpace(lineText))}: ${reason}`, file, body, line, lineText);
-      }
-      throw err;
+    const problem = patternProblem(pattern);
+    if (problem !== undefined) {
+      throw badPattern(`invalid pattern ${JSON.stringify(trimSpace(lineText))}: ${problem}`, file, body, line, lineText);
     }
     rules.push({ pattern, exception, line, text: trimSpace(lineText), file });
   });
@@ -274,7 +281,17 @@ export class IgnoreMatcher {
   private readonly onlyLiteralExceptions: boolean;
   private readonly exceptionPrefixes: readonly string[];
 
+  /** Throws `CONTEXT_BAD_IGNORE_PATTERN` for a rule whose pattern is malformed. */
   constructor(rules: readonly IgnoreRule[]) {
+    for (const r of rules) {
+      const problem = patternProblem(r.pattern);
+      if (problem !== undefined) {
+        const where = r.file !== undefined ? ` (${r.file}, line ${r.line})` : ` (line ${r.line})`;
+        throw new BuildImageError('CONTEXT_BAD_IGNORE_PATTERN', `invalid pattern ${JSON.stringify(r.text)}${where}: ${problem}`, {
+          file: r.file,
+        });
+      }
+    }
     this.rules = rules;
     this.compiled = rules.map((r) => compilePattern(r.pattern));
     const exceptions = rules.filter((r) => r.exception);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadPatternError, hasWildcards, matchGlob, splitWildcards, validateGlob } from '../../src/context/glob.js';
 import { clampToRoot, cleanPath, comparePaths, trimSpace } from '../../src/context/paths.js';
@@ -141,6 +142,26 @@ describe('paths', () => {
   it("trims what Go's TrimSpace trims, not more", () => {
     expect(trimSpace(' \t\u00a0x y\u0085\r ')).toBe('x y');
     expect(trimSpace('\uFEFFx')).toBe('\uFEFFx');
+  });
+
+  it('orders like comparing components as UTF-8 bytes, one by one (property)', () => {
+    const oracle = (a: string, b: string): number => {
+      const pa = a.split('/');
+      const pb = b.split('/');
+      for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+        const c = Buffer.compare(Buffer.from(pa[i]!), Buffer.from(pb[i]!));
+        if (c !== 0) return c;
+      }
+      return pa.length - pb.length;
+    };
+    const component = fc.string({ unit: fc.constantFrom('a', 'b', '-', '.', ' ', 'é', '\uFFFD', '\u{1F600}', '\uE000'), minLength: 1, maxLength: 4 });
+    const path = fc.array(component, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
+    fc.assert(
+      fc.property(path, path, (a, b) => {
+        expect(Math.sign(comparePaths(a, b))).toBe(Math.sign(oracle(a, b)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('orders paths component by component (Go WalkDir order), by code point', () => {

@@ -304,6 +304,12 @@ describe('IgnoreMatcher: several patterns, last match wins', () => {
     expect(m2.matches('build/out/keep/tmp/a')).toMatchObject({ excluded: true, rule: { pattern: 'build/out/keep/tmp', line: 4 } });
   });
 
+  it('validates rules made by hand', () => {
+    expect(() => new IgnoreMatcher([{ pattern: 'a[', exception: false, line: 4, text: '/a[' }])).toThrow(
+      expect.objectContaining({ code: 'CONTEXT_BAD_IGNORE_PATTERN', message: 'invalid pattern "/a[" (line 4): unterminated character class' }),
+    );
+  });
+
   it('never excludes the context root', () => {
     expect(matcher('**').matches('.')).toEqual({ excluded: false });
     expect(matcher('*').matches('')).toEqual({ excluded: false });
