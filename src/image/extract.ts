@@ -73,7 +73,7 @@ async function mkdirInRoot(root: string, rel: string): Promise<string> {
     host = await resolveInRoot(root, sofar);
     const st = await lstatOrUndefined(host);
     if (!st) {
-      await mkdir(host, { mode: 0o755 });
+      await mkdir(host, { recursive: true, mode: 0o755 }); // host is resolved: no symlinks in it
     } else if (!st.isDirectory()) {
       throw new BuildImageError('IMAGE_EXTRACT_NOT_DIR', `cannot extract below "${sofar}": it is not a directory`);
     }
