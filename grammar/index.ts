@@ -7,7 +7,7 @@ import { scanDirectives, type DirectiveScan } from './directives.js';
 import { dockerfileParser, type FileShape } from './parser.js';
 import { allTokens, setEscape } from './tokens.js';
 
-export { dockerfileParser } from './parser.js';
+export { createDockerfileParser, dockerfileParser } from './parser.js';
 export type { FileShape, InstructionFamily, InstructionShape } from './parser.js';
 export type { DirectiveInfo, DirectiveScan } from './directives.js';
 export type { HeredocBodiesPayload, HeredocBodyPayload } from './tokens.js';

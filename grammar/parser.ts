@@ -65,8 +65,13 @@ export interface FileShape {
 const LINE_END = new Set<TokenType>([T.Newline, T.HeredocBodies, EOF]);
 
 class DockerfileParser extends EmbeddedActionsParser {
-  constructor() {
-    super(T.allTokens as TokenType[], { maxLookahead: 3, skipValidations: false });
+  /**
+   * `validate` runs chevrotain's grammar validations (ambiguities, left recursion …): a
+   * development check that costs ~150 ms, so the process-wide parser skips it and a test
+   * builds a validating one.
+   */
+  constructor(validate = false) {
+    super(T.allTokens as TokenType[], { maxLookahead: 3, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -441,6 +446,11 @@ class DockerfileParser extends EmbeddedActionsParser {
       this.OR([{ ALT: () => this.CONSUME(T.Text) }, { ALT: () => this.CONSUME(T.Whitespace) }]),
     );
   });
+}
+
+/** A new parser instance; `validate` checks the grammar (for tests and diagram generation). */
+export function createDockerfileParser(validate = false): DockerfileParser {
+  return new DockerfileParser(validate);
 }
 
 let instance: DockerfileParser | undefined;

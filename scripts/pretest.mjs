@@ -32,7 +32,9 @@ if (missing.length > 0) {
 }
 
 if (!onlyInstall) {
+  // The same build as `npm run build`: tsc for the library, one bundled file for the CLI.
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs')], { stdio: 'inherit' });
 }
