@@ -20,7 +20,7 @@ export interface DirectiveInfo {
 export interface DirectiveScan {
   readonly directives: DirectiveInfo[];
   readonly escape: '\\' | '`';
-  readonly error?: { message: string; directive: DirectiveInfo };
+  readonly error?: { kind: 'duplicate' | 'invalid-escape'; message: string; directive: DirectiveInfo };
 }
 
 export function scanDirectives(text: string): DirectiveScan {
@@ -39,7 +39,11 @@ export function scanDirectives(text: string): DirectiveScan {
     if (m === null || !DIRECTIVE_KEYS.has(m[1]!.toLowerCase())) break;
     const info: DirectiveInfo = { name: m[1]!.toLowerCase(), value: m[2]!, line, start: s, end: e };
     if (seen.has(info.name)) {
-      return { directives, escape, error: { message: `only one ${info.name} parser directive can be used`, directive: info } };
+      return {
+        directives,
+        escape,
+        error: { kind: 'duplicate', message: `only one ${info.name} parser directive can be used`, directive: info },
+      };
     }
     seen.add(info.name);
     directives.push(info);
@@ -48,7 +52,11 @@ export function scanDirectives(text: string): DirectiveScan {
         return {
           directives,
           escape,
-          error: { message: `invalid escape token '${info.value}' does not match \` or \\`, directive: info },
+          error: {
+            kind: 'invalid-escape',
+            message: `invalid escape token '${info.value}' does not match \` or \\`,
+            directive: info,
+          },
         };
       }
       escape = info.value;

@@ -142,6 +142,8 @@ class DockerfileParser extends EmbeddedActionsParser {
         },
       ]);
     });
+    // A last line holding only blanks (no newline after it).
+    this.MANY4(() => this.CONSUME2(T.Whitespace));
     return { directives, comments, instructions };
   });
 

@@ -381,12 +381,12 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Parse
   const b = new Builder(text, options.file, g.escape);
 
   if (g.directives.error !== undefined) {
-    const d = g.directives.error.directive;
+    const { kind, message, directive: d } = g.directives.error;
     b.error(
-      d.name === 'escape' ? 'PARSE_INVALID_ESCAPE' : 'PARSE_DUPLICATE_DIRECTIVE',
-      g.directives.error.message,
+      kind === 'invalid-escape' ? 'PARSE_INVALID_ESCAPE' : 'PARSE_DUPLICATE_DIRECTIVE',
+      message,
       b.range(d.start, d.end),
-      d.name === 'escape' ? 'use `# escape=\\` or `# escape=`' + '`' : `remove the second \`# ${d.name}=\` line`,
+      kind === 'invalid-escape' ? 'use `# escape=\\` or `# escape=`' + '`' : `remove the second \`# ${d.name}=\` line`,
     );
   }
   for (const e of g.lexErrors) {
