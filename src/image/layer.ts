@@ -25,6 +25,8 @@ export interface Layer {
   readonly diffID: Digest;
   /** Size of the (compressed) blob in bytes. */
   readonly size: number;
+  /** Size of the uncompressed tar, when known without reading it. */
+  readonly uncompressedSize?: number | undefined;
   /** Annotations of the layer's descriptor in the manifest. */
   readonly annotations?: Readonly<Record<string, string>> | undefined;
   /** URLs of a foreign layer's descriptor. */
@@ -88,6 +90,7 @@ interface LayerParts {
   digest: Digest;
   diffID: Digest;
   size: number;
+  uncompressedSize?: number | undefined;
   annotations?: Readonly<Record<string, string>> | undefined;
   urls?: readonly string[] | undefined;
   open: () => Promise<Readable>;
@@ -115,6 +118,7 @@ export function layerFromBlob(
     digest: Digest;
     size: number;
     diffID: Digest;
+    uncompressedSize?: number | undefined;
     annotations?: Readonly<Record<string, string>> | undefined;
     urls?: readonly string[] | undefined;
   },
@@ -127,6 +131,7 @@ export function layerFromBlob(
     digest: desc.digest,
     diffID: desc.diffID,
     size: desc.size,
+    uncompressedSize: desc.uncompressedSize ?? (layerCompression(desc.mediaType) === 'none' ? desc.size : undefined),
     annotations: desc.annotations,
     urls: desc.urls,
     open,
@@ -169,11 +174,18 @@ export async function layerFromTar(openTar: Opener, options: LayerFromTarOptions
     if (stored.digest !== info.digest) {
       throw new BuildImageError('IMAGE_DIGEST_MISMATCH', `stored layer digest ${stored.digest} differs from computed ${info.digest}`);
     }
-    return layerFromBlob(options.store, { mediaType, digest: info.digest, size: info.size, diffID: info.diffID, annotations: options.annotations });
+    return layerFromBlob(options.store, {
+      mediaType,
+      digest: info.digest,
+      size: info.size,
+      diffID: info.diffID,
+      uncompressedSize: info.uncompressedSize,
+      annotations: options.annotations,
+    });
   }
   pass.stream.resume();
   info = await pass.done;
-  const { digest, size, diffID } = info;
+  const { digest, size, diffID, uncompressedSize } = info;
   const what = `layer ${digest}`;
   const openUncompressed = async () => verifyStream(await openTar(), diffID, undefined, `${what} (uncompressed)`);
   const open = async () => {
@@ -181,7 +193,7 @@ export async function layerFromTar(openTar: Opener, options: LayerFromTarOptions
     again.done.catch(() => {});
     return verifyStream(again.stream, digest, size, `${what} (recompressed; did its source change?)`);
   };
-  return makeLayer({ mediaType, digest, diffID, size, annotations: options.annotations, open, openUncompressed });
+  return makeLayer({ mediaType, digest, diffID, size, uncompressedSize, annotations: options.annotations, open, openUncompressed });
 }
 
 /** A layer made from tar entries (see `writeTar`): `layerFromTar(() => writeTar(entries))`. */
@@ -211,6 +223,7 @@ export async function layerFromCompressed(
   const { mediaType } = options;
   const compression = layerCompression(mediaType);
   let { digest, size, diffID } = options;
+  let uncompressedSize: number | undefined;
   if (digest === undefined || size === undefined || diffID === undefined) {
     const outer = new DigestHasher();
     const inner = new DigestHasher();
@@ -229,6 +242,7 @@ export async function layerFromCompressed(
     digest = gotDigest;
     size = outer.size;
     diffID = diffID ?? inner.digest();
+    uncompressedSize = inner.size;
   }
   const what = `layer ${digest}`;
   const d = digest;
@@ -239,6 +253,7 @@ export async function layerFromCompressed(
     digest,
     diffID,
     size,
+    uncompressedSize: uncompressedSize ?? (compression === 'none' ? size : undefined),
     annotations: options.annotations,
     urls: options.urls,
     open,
@@ -263,6 +278,7 @@ export function withLayerMediaType(layer: Layer, mediaType: string): Layer {
     digest: layer.digest,
     diffID: layer.diffID,
     size: layer.size,
+    uncompressedSize: layer.uncompressedSize,
     annotations: layer.annotations,
     urls: layer.urls,
     open: () => layer.open(),

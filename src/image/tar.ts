@@ -26,6 +26,7 @@
  * The reader is ours too, because tar-stream decodes PAX values as UTF-8 and so corrupts
  * binary xattrs such as security.capability.
  */
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { BuildImageError } from '../errors.js';
 import { compareCodePoints } from './json.js';
@@ -514,8 +515,66 @@ export interface TarReadOptions {
   readonly skipUnsupported?: boolean;
 }
 
+/** Where the reader gets bytes: a stream, or a file it can seek in. */
+interface ByteSource {
+  /** Bytes consumed (read or skipped) so far. */
+  position: number;
+  /** Up to `max` bytes (at least one) or undefined at the end. */
+  some(max: number): Promise<Buffer | undefined>;
+  /** Exactly `n` bytes; undefined if the input ended before any; throws if it ends midway. */
+  exact(n: number): Promise<Buffer | undefined>;
+  skip(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A seekable file: skipping costs nothing, so indexing a large archive reads only headers. */
+class FileSource implements ByteSource {
+  position = 0;
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+  ) {}
+
+  static async open(path: string): Promise<FileSource> {
+    const fh = await open(path, 'r');
+    return new FileSource(fh, (await fh.stat()).size);
+  }
+
+  private async readAt(n: number): Promise<Buffer> {
+    const buf = Buffer.alloc(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, this.position + got);
+      if (bytesRead === 0) throw truncated();
+      got += bytesRead;
+    }
+    this.position += n;
+    return buf;
+  }
+
+  async some(max: number): Promise<Buffer | undefined> {
+    if (this.position >= this.size) return undefined;
+    return this.readAt(Math.min(max, 256 * 1024, this.size - this.position));
+  }
+
+  async exact(n: number): Promise<Buffer | undefined> {
+    if (this.position >= this.size) return undefined;
+    if (this.position + n > this.size) throw truncated();
+    return this.readAt(n);
+  }
+
+  async skip(n: number): Promise<void> {
+    if (this.position + n > this.size) throw truncated();
+    this.position += n;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
 /** Pulls exact byte counts out of a chunked stream. */
-class ByteReader {
+class StreamSource implements ByteSource {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private ended = false;
@@ -680,7 +739,18 @@ export async function* readTar(
       : (async function* () {
           yield* input as Iterable<Uint8Array>;
         })();
-  const reader = new ByteReader(iterator);
+  yield* readFrom(new StreamSource(iterator), options);
+}
+
+/**
+ * Reads a tar file like `readTar`, but seeks over content that is not read, so listing or
+ * indexing a large archive reads only its headers. Entry `offset`s are file offsets.
+ */
+export async function* readTarFile(path: string, options: TarReadOptions = {}): AsyncGenerator<TarReadEntry> {
+  yield* readFrom(await FileSource.open(path), options);
+}
+
+async function* readFrom(reader: ByteSource, options: TarReadOptions): AsyncGenerator<TarReadEntry> {
   let pax: Map<string, Buffer> | undefined;
   let longName: string | undefined;
   let longLink: string | undefined;
