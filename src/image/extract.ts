@@ -22,6 +22,9 @@ import { BuildImageError } from '../errors.js';
 import { basePath, confinePath, parentPath, resolveInRoot } from './paths.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, readTar, type TarReadEntry } from './tar.js';
 
+/** An uncompressed tar: a stream, or chunks in memory. */
+export type TarInput = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
 export interface ExtractOptions {
   /**
    * 'apply': OCI layer semantics — `.wh.x` deletes x of lower layers, `.wh..wh..opq` hides a
@@ -47,7 +50,7 @@ export interface ExtractResult {
 }
 
 /** Applies an uncompressed layer tar onto `root` with OCI whiteout semantics. */
-export function applyLayer(root: string, tar: AsyncIterable<Uint8Array>, options: Omit<ExtractOptions, 'whiteouts'> = {}): Promise<ExtractResult> {
+export function applyLayer(root: string, tar: TarInput, options: Omit<ExtractOptions, 'whiteouts'> = {}): Promise<ExtractResult> {
   return extractTar(root, tar, { ...options, whiteouts: 'apply' });
 }
 
@@ -82,7 +85,7 @@ async function mkdirInRoot(root: string, rel: string): Promise<string> {
 }
 
 /** Unpacks an uncompressed tar into `root` (created if missing). See the module comment. */
-export async function extractTar(root: string, tar: AsyncIterable<Uint8Array>, options: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractTar(root: string, tar: TarInput, options: ExtractOptions = {}): Promise<ExtractResult> {
   await mkdir(root, { recursive: true });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sameOwner = options.sameOwner ?? isRoot;

@@ -1,4 +1,5 @@
 /** Fixed inputs shared by the content-layer tests, with their pinned digests. */
+import { parseDigest } from '../../src/image/digest.js';
 import type { TarEntry } from '../../src/image/tar.js';
 
 /** Three entries whose layer digests are pinned below. */
@@ -12,10 +13,10 @@ export const FIXED_ENTRIES: TarEntry[] = [
  * sha256 of the tar of FIXED_ENTRIES — equal to what Go's archive/tar (Format PAX, as
  * containerd writes layers) produces for the same headers.
  */
-export const FIXED_DIFF_ID = 'sha256:04f58ff590065f46f43e4b9f0aad803b37120f5e0a22247d24f487a73c41f590';
+export const FIXED_DIFF_ID = parseDigest('sha256:04f58ff590065f46f43e4b9f0aad803b37120f5e0a22247d24f487a73c41f590');
 
 /** sha256 of our gzip of that tar (fixed header; deflate from Node 20's bundled zlib, level 6). */
-export const FIXED_DIGEST = 'sha256:41ef7592a655528a22495db0157842240a64b42660e55180ac92b799f73aec68';
+export const FIXED_DIGEST = parseDigest('sha256:41ef7592a655528a22495db0157842240a64b42660e55180ac92b799f73aec68');
 
 /** A second layer, deleting /etc/hello and adding /etc/motd. */
 export const SECOND_ENTRIES: TarEntry[] = [
