@@ -15,12 +15,36 @@ const UNITS: Record<string, number> = {
   h: 3600e9,
 };
 
+const utf8 = new TextEncoder();
+
+/** The time package's quote: `"` and `\\` escaped, control and non-ASCII bytes as `\\xNN`. */
 function quote(s: string): string {
-  return '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"';
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0x80 || cp < 0x20) {
+      for (const b of utf8.encode(ch)) out += '\\x' + b.toString(16).padStart(2, '0');
+    } else {
+      out += ch === '"' || ch === '\\' ? '\\' + ch : ch;
+    }
+  }
+  return out + '"';
 }
 
-/** time.ParseDuration in nanoseconds; throws Go's message on error. */
+const MAX = 1n << 63n;
+
+function isDigit(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * time.ParseDuration in nanoseconds; throws Go's message on error. The arithmetic is Go's:
+ * exact integers for the whole part, and for the fraction `uint64(float64(f) * (unit /
+ * scale))` truncated per component — so `0.009h` is 32400000000ns exactly, as in Go.
+ */
 export function parseGoDuration(input: string): number {
+  const invalid = () => new Error(`time: invalid duration ${quote(input)}`);
   let s = input;
   let neg = false;
   if (s !== '' && (s[0] === '-' || s[0] === '+')) {
@@ -28,24 +52,66 @@ export function parseGoDuration(input: string): number {
     s = s.slice(1);
   }
   if (s === '0') return 0;
-  if (s === '') throw new Error(`time: invalid duration ${quote(input)}`);
-  let total = 0;
+  if (s === '') throw invalid();
+  let d = 0n;
   while (s !== '') {
-    const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s)!;
-    const whole = m[1] ?? '';
-    const frac = m[2];
-    if (whole === '' && (frac === undefined || frac === '')) throw new Error(`time: invalid duration ${quote(input)}`);
-    s = s.slice(m[0].length);
-    const u = /^[^0-9.]*/.exec(s)![0];
-    if (u === '') throw new Error(`time: missing unit in duration ${quote(input)}`);
+    if (!(s[0] === '.' || isDigit(s, 0))) throw invalid();
+    // leadingInt: [0-9]*, an error past 1<<63.
+    let i = 0;
+    let v = 0n;
+    for (; i < s.length && isDigit(s, i); i++) {
+      if (v > MAX / 10n) throw invalid();
+      v = v * 10n + BigInt(s.charCodeAt(i) - 0x30);
+      if (v > MAX) throw invalid();
+    }
+    const pre = i > 0;
+    s = s.slice(i);
+    // leadingFraction: (\.[0-9]*)?, precision stops accumulating on overflow.
+    let f = 0n;
+    let scale = 1;
+    let post = false;
+    if (s !== '' && s[0] === '.') {
+      s = s.slice(1);
+      let j = 0;
+      let overflow = false;
+      for (; j < s.length && isDigit(s, j); j++) {
+        if (overflow) continue;
+        if (f > (MAX - 1n) / 10n) {
+          overflow = true;
+          continue;
+        }
+        const y = f * 10n + BigInt(s.charCodeAt(j) - 0x30);
+        if (y > MAX) {
+          overflow = true;
+          continue;
+        }
+        f = y;
+        scale *= 10;
+      }
+      post = j > 0;
+      s = s.slice(j);
+    }
+    if (!pre && !post) throw invalid();
+    let k = 0;
+    while (k < s.length && s[k] !== '.' && !isDigit(s, k)) k++;
+    if (k === 0) throw new Error(`time: missing unit in duration ${quote(input)}`);
+    const u = s.slice(0, k);
+    s = s.slice(k);
     const unit = UNITS[u];
     if (unit === undefined) throw new Error(`time: unknown unit ${quote(u)} in duration ${quote(input)}`);
-    s = s.slice(u.length);
-    const value = Number(whole === '' ? '0' : whole) * unit + (frac ? Number('0.' + frac) * unit : 0);
-    total += value;
-    if (total > 9223372036854775807) throw new Error(`time: invalid duration ${quote(input)}`);
+    const ubig = BigInt(unit);
+    if (v > MAX / ubig) throw invalid();
+    v *= ubig;
+    if (f > 0n) {
+      v += BigInt(Math.trunc(Number(f) * (unit / scale)));
+      if (v > MAX) throw invalid();
+    }
+    d += v;
+    if (d > MAX) throw invalid();
   }
-  return Math.trunc(neg ? -total : total);
+  if (neg) return -Number(d);
+  if (d > MAX - 1n) throw invalid();
+  return Number(d);
 }
 
 /** strconv.ParseBool. */
@@ -78,27 +144,66 @@ export function parseGoUint32(value: string, base: 8 | 10): number | undefined {
   return n <= 0xffffffff ? n : undefined;
 }
 
-/** go-units RAMInBytes: `64m`, `1g`, `1.5GiB`, `512` … with binary multipliers. */
+/**
+ * go-units v0.5.0 RAMInBytes (the version BuildKit vendors): the number is everything up to
+ * the last digit, dot or space (one space may separate it from the suffix) read by
+ * strconv.ParseFloat; the suffix is `b`, or k/m/g/t/p optionally followed by `b` or `ib`,
+ * any case, binary multipliers. Undefined when Go would return an error.
+ */
 export function parseRamInBytes(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
-  if (m === null) return undefined;
-  const n = Number.parseFloat(m[1]!);
-  if (!Number.isFinite(n)) return undefined;
-  const mult = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]?.toLowerCase() ?? ''] ?? 1;
-  return Math.trunc(n * mult);
+  let sep = -1;
+  for (let i = value.length - 1; i >= 0; i--) {
+    if ('0123456789. '.includes(value[i]!)) {
+      sep = i;
+      break;
+    }
+  }
+  if (sep === -1) return undefined;
+  const num = value[sep] === ' ' ? value.slice(0, sep) : value.slice(0, sep + 1);
+  let sfx = value.slice(sep + 1);
+  // strconv.ParseFloat, decimal forms (num ends with a digit or a dot, so no inf/nan).
+  if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(num)) return undefined;
+  let size = Number(num);
+  if (!Number.isFinite(size) || size < 0) return undefined;
+  if (sfx.length === 0) return Math.trunc(size);
+  if (sfx.length > 3) return undefined;
+  sfx = sfx.toLowerCase();
+  if (sfx[0] === 'b') return sfx.length > 1 ? undefined : Math.trunc(size);
+  const mult = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 } as Record<string, number>)[sfx[0]!];
+  if (mult === undefined) return undefined;
+  size *= mult;
+  if (sfx.length === 2 && sfx[1] !== 'b') return undefined;
+  if (sfx.length === 3 && sfx.slice(1) !== 'ib') return undefined;
+  return Math.trunc(size);
 }
 
-/** One CSV record (comma separated, `"` quoting with `""` for a quote), as go-csvvalue reads it. */
-export function csvFields(value: string): string[] {
+const CSV_QUOTE = 'extraneous or missing " in quoted-field';
+const CSV_BARE_QUOTE = 'bare " in non-quoted-field';
+
+/** encoding/csv's ParseError text; the column counts bytes, from 1. */
+function csvError(value: string, offset: number, message: string): Error {
+  const column = utf8.encode(value.slice(0, offset)).length + 1;
+  return new Error(`parse error on line 1, column ${column}: ${message}`);
+}
+
+/**
+ * One CSV record (comma separated, `"` quoting with `""` for a quote), as go-csvvalue's
+ * Fields reads it: one trailing newline is allowed, an empty value is an error (`EOF`), and
+ * errors read as encoding/csv's ParseError.
+ */
+export function csvFields(input: string): string[] {
+  let value = input;
+  if (value.endsWith('\r\n')) value = value.slice(0, -2);
+  else if (value.endsWith('\n')) value = value.slice(0, -1);
+  if (value === '') throw new Error('EOF');
   const out: string[] = [];
   let i = 0;
-  if (value === '') return [''];
   for (;;) {
     if (value[i] === '"') {
       let field = '';
       i++;
       for (;;) {
-        if (i >= value.length) throw new Error(`extraneous or missing " in quoted-field`);
+        if (i >= value.length) throw csvError(value, lastQuoteEnd(value, i), CSV_QUOTE);
         if (value[i] === '"') {
           if (value[i + 1] === '"') {
             field += '"';
@@ -111,12 +216,14 @@ export function csvFields(value: string): string[] {
         field += value[i];
         i++;
       }
-      if (i < value.length && value[i] !== ',') throw new Error(`extraneous or missing " in quoted-field`);
+      // The closing quote must end the field: the error points at that quote.
+      if (i < value.length && value[i] !== ',') throw csvError(value, i - 1, CSV_QUOTE);
       out.push(field);
     } else {
       const end = value.indexOf(',', i);
       const field = value.slice(i, end === -1 ? value.length : end);
-      if (field.includes('"')) throw new Error(`bare " in non-quoted-field`);
+      const q = field.indexOf('"');
+      if (q !== -1) throw csvError(value, i + q, CSV_BARE_QUOTE);
       out.push(field);
       i = end === -1 ? value.length : end;
     }
@@ -127,4 +234,9 @@ export function csvFields(value: string): string[] {
       return out;
     }
   }
+}
+
+/** Where go-csvvalue reports a quoted field that never closes: just after its last quote. */
+function lastQuoteEnd(value: string, end: number): number {
+  return value.lastIndexOf('"', end - 1) + 1;
 }

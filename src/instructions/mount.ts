@@ -193,6 +193,29 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
   return m;
 }
 
+/**
+ * The checks BuildKit makes on a `--mount` value before variables are expanded (parseMount
+ * with no expander): the CSV must parse, and `from` may hold no variable (a `$` is allowed
+ * only as its last character). Everything else waits for the expansion.
+ */
+export function checkUnexpandedMount(value: string): void {
+  let fields: string[];
+  try {
+    fields = csvFields(value);
+  } catch (err) {
+    fail(`failed to parse csv mounts: ${(err as Error).message}`);
+  }
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    if (eq === -1 || field.slice(0, eq).toLowerCase() !== 'from') continue;
+    const v = field.slice(eq + 1);
+    const dollar = v.indexOf('$');
+    if (dollar !== -1 && dollar !== v.length - 1) {
+      fail(`'from' doesn't support variable expansion, define alias stage instead`);
+    }
+  }
+}
+
 export interface Device {
   readonly name: string;
   readonly required: boolean;

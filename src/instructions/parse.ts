@@ -7,10 +7,10 @@
 import { BuildImageError, type SourceRange } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import type { DockerfileNode, FlagNode, InstructionNode } from '../syntax/ast.js';
-import { parseHeredocWord } from '../../grammar/heredoc.js';
+import { parseHeredocWord, type HeredocMarker } from '../../grammar/heredoc.js';
 import { Flags } from './flags.js';
 import { parseGoDuration } from './go.js';
-import { MountSyntaxError, parseDevice, parseMount } from './mount.js';
+import { checkUnexpandedMount, MountSyntaxError, parseDevice, parseMount } from './mount.js';
 import type {
   ArgDefinition,
   ArgInstruction,
@@ -110,17 +110,29 @@ function chompTabs(s: string): string {
   return s.replace(/^\t+/gm, '');
 }
 
+/**
+ * BuildKit's MustParseHeredoc: a word that fails to lex as a heredoc (`<<"EOF` with an
+ * unterminated quote) is not a heredoc — the error is dropped and the word stays a path.
+ */
+function mustParseHeredoc(word: string): HeredocMarker | undefined {
+  try {
+    return parseHeredocWord(word);
+  } catch {
+    return undefined;
+  }
+}
+
 function sourcesAndDest(c: Context, cmd: string): SourcesAndDest {
   const args = c.args;
   const dest = args[args.length - 1]!;
-  if (parseHeredocWord(dest) !== undefined) {
+  if (mustParseHeredoc(dest) !== undefined) {
     throw c.error('INSTR_HEREDOC_DESTINATION', `${cmd} cannot accept a heredoc as a destination`, c.node.args.at(-1)!.range);
   }
   const heredocs = new Map(c.node.heredocs.map((h) => [h.name, h]));
   const sourcePaths: string[] = [];
   const sourceContents: { path: string; data: string; expand: boolean }[] = [];
   for (const src of args.slice(0, -1)) {
-    const marker = parseHeredocWord(src);
+    const marker = mustParseHeredoc(src);
     if (marker === undefined) {
       sourcePaths.push(src);
       continue;
@@ -274,6 +286,26 @@ export function toInstruction(node: InstructionNode, options: InstructionOptions
       const security = f.string('security', 'sandbox');
       const devices = f.strings('device');
       f.parse();
+      // BuildKit's RUN post-hooks run in file order: devices, mounts, network, security — the
+      // first error reported is the first of these that fails.
+      let devs: RunInstruction['devices'];
+      try {
+        devs = devices().map(parseDevice);
+      } catch (err) {
+        throw mountError(c, 'device', err);
+      }
+      // Mounts are read again, after variable expansion, by the planner. A value that
+      // expansion cannot change (no `$`, quotes or escapes) is checked in full now so that
+      // mistakes are reported early; any other gets only the checks BuildKit makes before
+      // expansion (CSV syntax, no variable in `from`).
+      for (const m of mounts()) {
+        try {
+          if (/[$'"\\`]/.test(m)) checkUnexpandedMount(m);
+          else parseMount(m);
+        } catch (err) {
+          throw mountError(c, 'mount', err);
+        }
+      }
       const net = network();
       if (net !== 'default' && net !== 'none' && net !== 'host') {
         throw c.error('INSTR_BAD_NETWORK', `invalid network mode ${JSON.stringify(net)}`, flagRange(c, 'network'), 'use --network=default, none or host');
@@ -281,22 +313,6 @@ export function toInstruction(node: InstructionNode, options: InstructionOptions
       const sec = security();
       if (sec !== 'sandbox' && sec !== 'insecure') {
         throw c.error('INSTR_BAD_SECURITY', `security ${JSON.stringify(sec)} is not valid`, flagRange(c, 'security'), 'use --security=sandbox or insecure');
-      }
-      // Mounts are read again, after variable expansion, by the planner; values without
-      // variables are checked now so that mistakes are reported early.
-      for (const m of mounts()) {
-        if (m.includes('$')) continue;
-        try {
-          parseMount(m);
-        } catch (err) {
-          throw mountError(c, 'mount', err);
-        }
-      }
-      let devs: RunInstruction['devices'];
-      try {
-        devs = devices().map(parseDevice);
-      } catch (err) {
-        throw mountError(c, 'device', err);
       }
       return {
         kind: 'run',
@@ -406,7 +422,8 @@ function healthcheck(c: Context): HealthConfig {
   let retries = 0;
   const r = fRetries();
   if (r !== '') {
-    if (!/^[+-]?\d+$/.test(r) || Math.abs(Number(r)) > 2147483647) {
+    // strconv.ParseInt(r, 10, 32): int32 range, so -2147483648 parses (and is then negative).
+    if (!/^[+-]?\d+$/.test(r) || Number(r) > 2147483647 || Number(r) < -2147483648) {
       throw c.error('INSTR_HEALTHCHECK', `strconv.ParseInt: parsing ${JSON.stringify(r)}: ${/^[+-]?\d+$/.test(r) ? 'value out of range' : 'invalid syntax'}`);
     }
     retries = Number(r);
