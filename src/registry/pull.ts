@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildImageError } from '../errors.js';
-import { sha256Digest, type Digest } from '../image/digest.js';
+import { isDigest, sha256Digest, type Digest } from '../image/digest.js';
 import { makeImage, type Image } from '../image/image.js';
 import { canonicalJsonBytes } from '../image/json.js';
 import { layerFromBlob } from '../image/layer.js';
@@ -142,6 +142,34 @@ async function fetchManifest(
   return { digest, bytes, mediaType: contentType };
 }
 
+/**
+ * Resolves a tag as containerd does: HEAD first (the registry names the digest, and Docker
+ * Hub does not count HEADs against pull limits), then the manifest from the store when we
+ * have it, else GET by digest (verified). A registry that does not answer HEAD properly gets
+ * a GET by tag.
+ */
+async function fetchTag(options: ResolveOptions, ref: ImageReference): Promise<{ digest: Digest; bytes: Buffer; mediaType: string | undefined }> {
+  const client = options.session.client(ref.registry);
+  const tag = manifestReference(ref);
+  const head = await client.request({
+    method: 'HEAD',
+    path: `/v2/${ref.repository}/manifests/${tag}`,
+    headers: { Accept: MANIFEST_ACCEPT },
+    scopes: [repositoryScope(ref.repository, ['pull'])],
+    what: `manifest ${referenceName(ref)}:${tag}`,
+  });
+  head.discard();
+  const named = head.header('docker-content-digest');
+  const mediaType = head.header('content-type')?.split(';')[0]?.trim();
+  if (head.status === 200 && named !== undefined && isDigest(named)) {
+    const size = Number(head.header('content-length') ?? Number.NaN);
+    const known = Number.isFinite(size) ? { digest: named, size } : { digest: named };
+    if (await options.store.hasBlob(named, known.size)) return { digest: named, bytes: await options.store.readBlob(named), mediaType };
+    return fetchManifest(options, ref, named, known);
+  }
+  return fetchManifest(options, ref, tag);
+}
+
 /** A manifest by digest: from the store when there, else from the registry. */
 async function manifestByDigest(options: ResolveOptions, ref: ImageReference, desc: { digest: Digest; size?: number }): Promise<Buffer> {
   if (await options.store.hasBlob(desc.digest, desc.size)) return options.store.readBlob(desc.digest);
@@ -168,7 +196,7 @@ export function indexPlatforms(index: ImageIndex): string[] {
 
 async function resolveUncached(ref: ImageReference, options: ResolveOptions, platform: Platform): Promise<ResolvedImage> {
   const { store } = options;
-  let fromCache = false;
+  const fromCache = false;
   let top: { digest: Digest; bytes: Buffer; mediaType: string | undefined };
   if (ref.digest !== undefined) {
     top = { digest: ref.digest, bytes: await manifestByDigest(options, ref, { digest: ref.digest }), mediaType: undefined };
@@ -176,10 +204,9 @@ async function resolveUncached(ref: ImageReference, options: ResolveOptions, pla
     const record = options.pull ? undefined : await readTagRecord(store, ref, platform);
     if (record !== undefined && (await store.hasBlob(record.digest))) {
       const bytes = await store.readBlob(record.digest);
-      fromCache = true;
       return finish(ref, options, platform, record.digest, bytes, record.indexDigest, true);
     }
-    top = await fetchManifest(options, ref, manifestReference(ref));
+    top = await fetchTag(options, ref);
   }
   const kind = kindOf(top.bytes, top.mediaType);
   let resolved: ResolvedImage;

@@ -229,7 +229,7 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
       const err = await pullImage(ref(), { session: session(), store: await newStore() }).catch((e: unknown) => e);
       expect(err).toMatchObject({
         code: 'REGISTRY_UNAUTHORIZED',
-        message: `registry ${basic.host} answered 401 Unauthorized to GET /v2/private/app/manifests/1 (manifest ${basic.host}/private/app:1): UNAUTHORIZED: authentication required; no credentials were found for it`,
+        message: `registry ${basic.host} answered 401 Unauthorized to HEAD /v2/private/app/manifests/1 (manifest ${basic.host}/private/app:1); no credentials were found for it`,
         suggestion: `log in with \`docker login ${basic.host}\`, or add an "auths" entry for ${basic.host} to $DOCKER_CONFIG/config.json (default ~/.docker/config.json)`,
       });
     });
@@ -291,7 +291,7 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
     it('fails anonymously on a private repository, naming the registry and the 401', async () => {
       await expect(pullImage(`${tokenRegistry.host}/tok/app:1`, { session: session(), store: await newStore() })).rejects.toMatchObject({
         code: 'REGISTRY_UNAUTHORIZED',
-        message: `registry ${tokenRegistry.host} answered 401 Unauthorized to GET /v2/tok/app/manifests/1 (manifest ${tokenRegistry.host}/tok/app:1): UNAUTHORIZED: authentication required; no credentials were found for it`,
+        message: `registry ${tokenRegistry.host} answered 401 Unauthorized to HEAD /v2/tok/app/manifests/1 (manifest ${tokenRegistry.host}/tok/app:1); no credentials were found for it`,
       });
     });
 
@@ -358,10 +358,10 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
     });
 
     it('retries 503 with backoff', async () => {
-      const p = await proxy(open.host, [{ match: (r) => r.method === 'GET' && r.path === `/v2/${repo}/manifests/1`, status: 503, times: 2 }]);
+      const p = await proxy(open.host, [{ match: (r) => r.path === `/v2/${repo}/manifests/1`, status: 503, times: 2 }]);
       const pulled = await pullImage(`${p.host}/${repo}:1`, { session: session(), store: await newStore() });
       expect(pulled.digest).toBe(big.digest());
-      expect(p.log.filter((e) => e.path === `/v2/${repo}/manifests/1`).map((e) => e.status)).toEqual([503, 503, 200]);
+      expect(p.log.filter((e) => e.path === `/v2/${repo}/manifests/1`).map((e) => `${e.method} ${e.status}`)).toEqual(['HEAD 503', 'HEAD 503', 'HEAD 200']);
     });
 
     it('gives up on a blob whose connection always drops', async () => {
@@ -438,22 +438,32 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
       await pushImage(first, `${open.host}/tags/app:latest`, { session: session() });
       const p = await proxy(open.host, []);
       const store = await newStore();
-      const manifestGets = () => p.log.filter((e) => e.path === '/v2/tags/app/manifests/latest').length;
+      const manifestRequests = () =>
+        p.log.filter((e) => e.path.startsWith('/v2/tags/app/manifests/')).map((e) => `${e.method} ${e.path.slice('/v2/tags/app/manifests/'.length)}`);
 
+      // One resolution per session: HEAD names the digest, GET fetches it by digest.
       const s = session();
       const a = await resolveImage(`${p.host}/tags/app`, { session: s, store });
       const b = await resolveImage(`${p.host}/tags/app:latest`, { session: s, store });
       expect([a.digest, b.digest, a.fromCache]).toEqual([first.digest(), first.digest(), false]);
-      expect(manifestGets()).toBe(1);
+      expect(manifestRequests()).toEqual(['HEAD latest', `GET ${first.digest()}`]);
 
+      // The tag moves; a later build without --pull keeps what it resolved, asking nothing.
       await pushImage(second, `${open.host}/tags/app:latest`, { session: session() });
-      const before = p.log.length;
+      p.log.length = 0;
       const c = await resolveImage(`${p.host}/tags/app`, { session: session(), store });
-      expect([c.digest, c.fromCache, p.log.length - before]).toEqual([first.digest(), true, 0]);
+      expect([c.digest, c.fromCache, p.log.length]).toEqual([first.digest(), true, 0]);
 
+      // --pull asks again and sees the new digest.
       const d = await resolveImage(`${p.host}/tags/app`, { session: session(), store, pull: true });
       expect([d.digest, d.fromCache]).toEqual([second.digest(), false]);
-      expect(manifestGets()).toBe(2);
+      expect(manifestRequests()).toEqual(['HEAD latest', `GET ${second.digest()}`]);
+
+      // --pull with an unchanged tag costs one HEAD: the manifest is already stored.
+      p.log.length = 0;
+      const e = await resolveImage(`${p.host}/tags/app`, { session: session(), store, pull: true });
+      expect(e.digest).toBe(second.digest());
+      expect(manifestRequests()).toEqual(['HEAD latest']);
     });
   });
 
