@@ -288,6 +288,22 @@ describe.runIf(hasTool('skopeo', 'skopeo'))('skopeo reads what we write', () => 
   });
 });
 
+describe.runIf(hasTool('skopeo', 'skopeo'))('reading what skopeo writes', () => {
+  it('a foreign layout is read and copied without changing a digest', async () => {
+    const src = tmp('layout');
+    await writeOciLayout(src, image, { tag: 'a' });
+    const foreign = join(tmp('foreign'), 'layout');
+    // skopeo re-serialises the manifest (its own JSON formatting), keeping config and layers.
+    run('skopeo', ['copy', '-q', `oci:${src}:a`, `oci:${foreign}:copied`]);
+    const read = await readOciLayout(foreign, { tag: 'copied' });
+    expect(read.configDigest()).toBe(image.configDigest());
+    const copy = tmp('copy');
+    await writeOciLayout(copy, read, { tag: 'again' });
+    expect(readFileSync(join(copy, 'blobs', 'sha256', read.digest().slice(7))).equals(read.manifestBytes())).toBe(true);
+    expect(skopeoInspect(`oci:${copy}:again`)).toMatchObject({ Digest: read.digest(), Layers: [FIXED_DIGEST, secondDigest] });
+  });
+});
+
 describe.runIf(hasTool('umoci', 'umoci'))('umoci unpacks what we write', () => {
   it('applies both layers (with the whiteout) to the exact tree', async () => {
     const dir = tmp('layout');
