@@ -107,6 +107,8 @@ export interface RunStep extends StepBase {
   readonly args: readonly string[];
   /** The full environment: image ENV plus the ARGs in scope (`KEY=value`). */
   readonly env: readonly string[];
+  /** Proxy build args not declared with ARG: in `env`, but kept out of the key and history. */
+  readonly proxyEnv: readonly string[];
   readonly user: string;
   readonly workdir: string;
   readonly mounts: readonly Mount[];
