@@ -439,9 +439,10 @@ async function* entryChunks(entry: TarEntry, path: string, options: TarWriteOpti
 }
 
 function sizeMismatch(path: string, got: number, want: number): BuildImageError {
+  const content = got > want ? `more than ${want}` : String(got);
   return new BuildImageError(
     'IMAGE_TAR_SIZE_MISMATCH',
-    `tar entry "${path}": content is ${got > want ? 'more than' : ''}${got > want ? ` ${want}` : got} bytes but the entry says ${want} (did the file change while it was read?)`,
+    `tar entry "${path}": content is ${content} bytes but the entry says ${want} (did the file change while it was read?)`,
   );
 }
 

@@ -221,9 +221,11 @@ describe('writeTar: normalisation', () => {
     expect(ok[0]!.data).toBe('hello');
     await expect(tarBytes([file('f', undefined, { data: undefined, size: 4, open: opener('hello') })])).rejects.toMatchObject({
       code: 'IMAGE_TAR_SIZE_MISMATCH',
+      message: 'tar entry "f": content is more than 4 bytes but the entry says 4 (did the file change while it was read?)',
     });
     await expect(tarBytes([file('f', undefined, { data: undefined, size: 6, open: opener('hello') })])).rejects.toMatchObject({
       code: 'IMAGE_TAR_SIZE_MISMATCH',
+      message: 'tar entry "f": content is 5 bytes but the entry says 6 (did the file change while it was read?)',
     });
   });
 
