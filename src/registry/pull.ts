@@ -268,6 +268,11 @@ async function finish(
       `${formatReference(ref)} (${digest}): the manifest lists ${manifest.layers.length} layers but the config ${diffIDs.length} diff_ids`,
     );
   }
+  // The registry has these blobs in this repository: a push to the same registry can mount
+  // them, and one elsewhere can fetch them, even when the build never needed the layers.
+  for (const d of manifest.layers) options.session.noteBlobSource(ref.registry, ref.repository, d.digest);
+  options.session.noteBlobSource(ref.registry, ref.repository, configDesc.digest);
+  if (!fromCache) await recordBlobSources(options.session, options.store, manifest.layers.map((d) => d.digest));
   const layers = manifest.layers.map((d: Descriptor, i: number) =>
     layerFromBlob(options.store, {
       mediaType: d.mediaType,

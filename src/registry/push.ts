@@ -14,7 +14,7 @@ import type { Image } from '../image/image.js';
 import { canonicalJsonBytes } from '../image/json.js';
 import { MediaType, type Descriptor, type ImageIndex } from '../image/schema.js';
 import type { Store } from '../store/store.js';
-import { knownSources, recordBlobSources } from './blobs.js';
+import { fetchBlob, knownSources, recordBlobSources } from './blobs.js';
 import { repositoryScope } from './challenge.js';
 import { responseError, type RegistryClient } from './client.js';
 import { backoffDelay, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus } from './http.js';
@@ -184,6 +184,24 @@ function isTransient(err: unknown): boolean {
   return isRetryableNetworkError(err);
 }
 
+/**
+ * A base layer that was resolved but never downloaded (no step needed its files) is fetched
+ * into the store from a repository known to have it, before it is uploaded elsewhere.
+ */
+async function fetchIfMissing(session: RegistrySession, store: Store | undefined, blob: PushBlob): Promise<void> {
+  if (store === undefined || (await store.hasBlob(blob.digest, blob.size))) return;
+  const source = (await knownSources(session, store, blob.digest))[0];
+  if (source === undefined) return;
+  const slash = source.indexOf('/');
+  await fetchBlob(session, store, {
+    registry: source.slice(0, slash),
+    repository: source.slice(slash + 1),
+    digest: blob.digest,
+    size: blob.size,
+    kind: blob.kind,
+  });
+}
+
 /** Makes sure the repository has the blob: HEAD, then mount or upload. */
 export async function pushBlob(session: RegistrySession, reference: ImageReference, blob: PushBlob, options: PushOptions): Promise<void> {
   const client = session.client(reference.registry);
@@ -209,23 +227,26 @@ export async function pushBlob(session: RegistrySession, reference: ImageReferen
     location = m.location;
     break; // the 202 opened an upload session: use it
   }
+  await fetchIfMissing(session, options.store, blob);
   const retry = { ...DEFAULT_RETRY, ...session.options.http?.retry };
   const sleep = session.options.http?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const chunked = options.chunkSize !== undefined && options.chunkSize > 0;
   session.emit({ type: 'blob-upload', digest: blob.digest, size: blob.size, chunked });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      let minChunk = 0;
-      if (location === undefined) ({ location, minChunk } = await startUpload(client, repo, blob));
-      if (chunked) await uploadChunked(client, repo, blob, location, Math.max(options.chunkSize!, minChunk));
-      else await uploadMonolithic(client, repo, blob, location);
-      break;
-    } catch (err) {
-      location = undefined;
-      if (attempt + 1 >= UPLOAD_ATTEMPTS || !isTransient(err)) throw err;
-      await sleep(backoffDelay(retry, attempt));
+  await session.limit(async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let minChunk = 0;
+        if (location === undefined) ({ location, minChunk } = await startUpload(client, repo, blob));
+        if (chunked) await uploadChunked(client, repo, blob, location, Math.max(options.chunkSize!, minChunk));
+        else await uploadMonolithic(client, repo, blob, location);
+        return;
+      } catch (err) {
+        location = undefined;
+        if (attempt + 1 >= UPLOAD_ATTEMPTS || !isTransient(err)) throw err;
+        await sleep(backoffDelay(retry, attempt));
+      }
     }
-  }
+  });
   session.noteBlobSource(reference.registry, repo, blob.digest);
   session.emit({ type: 'blob-uploaded', digest: blob.digest });
 }
@@ -271,8 +292,8 @@ export function imageBlobs(image: Image): PushBlob[] {
 async function pushImageContent(image: Image, ref: ImageReference, options: PushOptions): Promise<void> {
   const { session } = options;
   const blobs = imageBlobs(image).filter((b, i, all) => all.findIndex((o) => o.digest === b.digest) === i);
-  // The config is tiny; upload the layers in parallel (within the session's limit).
-  await Promise.all(blobs.map((b) => session.limit(() => pushBlob(session, ref, b, options))));
+  // In parallel; uploads (and downloads) take turns within the session's limit.
+  await Promise.all(blobs.map((b) => pushBlob(session, ref, b, options)));
   if (options.store) await recordBlobSources(session, options.store, blobs.map((b) => b.digest));
 }
 

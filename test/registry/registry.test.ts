@@ -158,6 +158,34 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
     for (const l of pulled.image.layers) expect(sha256Digest(await store.readBlob(l.digest))).toBe(l.digest);
   });
 
+  it('pushes on a resolved base without downloading its layers, unless another registry needs them', async () => {
+    const base = await smallImage({ architecture: hostArch, layers: [{ 'base.txt': 'base layer' }] });
+    await pushImage(base, `${open.host}/lazy/base:1`, { session: session() });
+    const store = await newStore();
+    const s = session();
+    const resolved = await resolveImage(`${open.host}/lazy/base:1`, { session: s, store });
+    expect(await store.hasBlob(base.layers[0]!.digest)).toBe(false);
+    const layer = await layerFromEntries([{ path: 'top.txt', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, data: 'top' }], { store });
+    const built = appendLayers(resolved.image, { layer });
+
+    // Same registry: the base layer is mounted, never downloaded.
+    const events: RegistryEvent[] = [];
+    const s2 = session({ onEvent: (e) => events.push(e) });
+    await pushImage(built, `${open.host}/lazy/app:1`, { session: s2, store });
+    expect(events.filter((e) => e.type === 'blob-mounted' || e.type === 'blob-fetch').map((e) => `${e.type} ${e.digest}`)).toEqual([
+      `blob-mounted ${base.layers[0]!.digest}`,
+    ]);
+    expect(await store.hasBlob(base.layers[0]!.digest)).toBe(false);
+
+    // Another registry: the base layer is fetched from where it was seen, then uploaded.
+    const creds = staticCredentials({ [basic.host]: { username: 'alice', password: 'wonderland' } });
+    const pushed = await pushImage(built, `${basic.host}/lazy/app:1`, { session: session({ credentials: creds }), store });
+    expect(pushed.digest).toBe(built.digest());
+    expect(sha256Digest(await store.readBlob(base.layers[0]!.digest))).toBe(base.layers[0]!.digest);
+    const raw = await skopeo(['inspect', '--tls-verify=false', '--raw', '--creds', 'alice:wonderland', `docker://${basic.host}/lazy/app:1`]);
+    expect(sha256Digest(raw)).toBe(built.digest());
+  });
+
   it('pushes Docker v2 schema 2 images unchanged', async () => {
     const store = await newStore();
     const image = await smallImage({ architecture: hostArch, layers: [{ a: 'docker' }], format: 'docker', store });
