@@ -168,20 +168,15 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
         err.code = 'ETIMEDOUT';
         r.destroy(err);
       });
-      r.on('response', (res) => {
-        // A stalled body is an error too (the response timer stops at headers).
-        res.setTimeout?.(timeoutMs, () => {
-          const err = new Error(`response from ${url.host} timed out after ${timeoutMs} ms of inactivity`) as NodeJS.ErrnoException;
-          err.code = 'ETIMEDOUT';
-          res.destroy(err);
-        });
-        resolve(res);
-      });
+      // The request's socket timer also covers a response body that stalls: the socket is
+      // destroyed and the body stream fails (which blob downloads resume from).
+      r.on('response', resolve);
       r.on('error', reject);
       if (body === undefined) r.end();
       else if (body instanceof Uint8Array) r.end(body);
       else {
         body.on('error', (err) => r.destroy(err));
+        r.on('error', () => body.destroy());
         body.pipe(r);
       }
     });

@@ -3,12 +3,19 @@
  * backoff, redirects, and the authentication flows in detail (token caching and expiry,
  * identity tokens, registry tokens, scope upgrades).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sha256Digest } from '../../src/image/digest.js';
+import { fetchBlob } from '../../src/registry/blobs.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { staticCredentials } from '../../src/registry/credentials.js';
+import { anonymousCredentials, staticCredentials } from '../../src/registry/credentials.js';
+import { createRegistrySession, type RegistryEvent } from '../../src/registry/session.js';
+import { openStore } from '../../src/store/store.js';
 import {
   backoffDelay,
   createTransport,
@@ -138,6 +145,56 @@ describe('transport', () => {
       contentLength: 7,
     });
     expect([res.status, opened, s.requests.map((r) => r.body)]).toEqual([201, 2, ['payload', 'payload']]);
+  });
+
+  it('fails a response body that stalls, with a retryable error', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('abc');
+    });
+    const t = createTransport({ timeoutMs: 200 });
+    transports.push(t);
+    const res = await t.request({ method: 'GET', url: new URL(`http://${s.host}/`) });
+    const err = await res.bytes().catch((e: unknown) => e);
+    expect(isRetryableNetworkError(err)).toBe(true);
+  });
+
+  it('resumes a blob download whose body stalls', async () => {
+    const blob = Buffer.from('0123456789'.repeat(1000));
+    const digest = sha256Digest(blob);
+    const s = await serve((req, res) => {
+      if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (range) {
+        const from = Number(range[1]);
+        res.writeHead(206, { 'Content-Length': String(blob.length - from), 'Content-Range': `bytes ${from}-${blob.length - 1}/${blob.length}` });
+        res.end(blob.subarray(from));
+        return;
+      }
+      res.writeHead(200, { 'Content-Length': String(blob.length) });
+      res.write(blob.subarray(0, 4000)); // …and nothing more
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'bi-stall-'));
+    try {
+      const store = await openStore({ root: dir });
+      const events: RegistryEvent[] = [];
+      const session = createRegistrySession({
+        credentials: anonymousCredentials,
+        http: { timeoutMs: 200, retry: { baseDelayMs: 1 } },
+        onEvent: (e) => events.push(e),
+      });
+      transports.push(session.transport);
+      await fetchBlob(session, store, { registry: s.host, repository: 'a/b', digest, size: blob.length });
+      expect((await store.readBlob(digest)).equals(blob)).toBe(true);
+      expect(events.filter((e) => e.type === 'blob-resume').map((e) => (e.type === 'blob-resume' ? e.offset : -1))).toEqual([4000]);
+      expect(s.requests.map((r) => [r.url, r.headers.range])).toEqual([
+        ['/v2/', undefined],
+        [`/v2/a/b/blobs/${digest}`, undefined],
+        [`/v2/a/b/blobs/${digest}`, 'bytes=4000-'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows redirects, dropping Authorization when the host changes', async () => {
