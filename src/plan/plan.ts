@@ -589,13 +589,16 @@ class Planner {
   // --- dispatch -------------------------------------------------------------------------------
 
   private async dispatchStages(reachable: Set<StageState>): Promise<void> {
+    // Images and contexts used by COPY --from are ready once resolved (BuildKit marks them
+    // dispatched in resolveBaseImage), whatever their position.
     for (const s of this.states) {
-      if (!reachable.has(s) || s.dispatched) continue;
-      if (s.unregistered) {
+      if (reachable.has(s) && s.unregistered) {
         s.dispatched = true;
         s.key = this.baseKey(s);
-        continue;
       }
+    }
+    for (const s of this.states) {
+      if (!reachable.has(s) || s.dispatched) continue;
       this.init(s);
       s.dispatched = true;
       for (const entry of s.commands) await this.dispatch(s, entry);
