@@ -6,7 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { prepareBuild, type BuildOptions } from '../build.js';
 import { BuildImageError } from '../errors.js';
+import { formatPlan, type PlanFormat } from '../plan/format.js';
 import { checkDockerfile } from '../instructions/check.js';
 import { dumpDockerfile } from '../syntax/dump.js';
 import { parseDockerfile } from '../syntax/parse.js';
@@ -18,6 +20,8 @@ export interface Io {
   readonly stderr: (text: string) => void;
   readonly cwd: string;
   readonly readStdin?: () => Promise<string>;
+  /** The environment (for `--build-arg NAME` and SOURCE_DATE_EPOCH); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export const EXIT_OK = 0;
@@ -32,18 +36,35 @@ const PARSE_OPTIONS: OptionSpec[] = [
   { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
 ];
 
-const BUILD_OPTIONS: OptionSpec[] = [
+/** Options shared by `build` and `plan` (docker build's names and meanings). */
+const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'file', short: 'f', type: 'string', value: 'FILE', description: 'the Dockerfile (default CONTEXT/Dockerfile)' },
+  { name: 'target', type: 'string', value: 'STAGE', description: 'the stage to build (default: the last one)' },
+  { name: 'build-arg', type: 'strings', value: 'NAME[=VALUE]', description: 'a build argument (NAME alone takes it from the environment)' },
+  { name: 'build-context', type: 'strings', value: 'NAME=DIR|oci-layout://PATH[:TAG]', description: 'an extra named context, or a replacement for a FROM image' },
+  { name: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', description: 'the platform to build for (default: this machine\'s)' },
+  { name: 'cache-dir', type: 'string', value: 'DIR', description: 'the store for layers and cache (default $XDG_CACHE_HOME/build-image)' },
+  { name: 'pull', type: 'boolean', description: 'ask registries for base image tags again' },
+  { name: 'insecure-registry', type: 'strings', value: 'HOST', description: 'reach this registry over plain HTTP' },
   { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
 ];
 
-const COMMANDS = ['build', 'parse', 'help'];
+const BUILD_OPTIONS: OptionSpec[] = [...COMMON_OPTIONS];
+
+const PLAN_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS.filter((o) => o.name !== 'help'),
+  { name: 'format', type: 'string', value: 'text|json|dot|mermaid', description: 'how to print the plan (default text)' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
+];
+
+const COMMANDS = ['build', 'plan', 'parse', 'help'];
 
 function usage(): string {
   return `build-image ${VERSION}: build OCI images from Dockerfiles, no daemon needed
 
 Usage:
   build-image [build] [options] CONTEXT   build the Dockerfile in CONTEXT
+  build-image plan [options] CONTEXT      print the build's steps with their cache keys
   build-image parse [options] [FILE]      print the Dockerfile's syntax tree
   build-image help [COMMAND]              show help
 
@@ -61,6 +82,17 @@ or in BuildKit's Dump() format (what \`docker build\`'s parser produces).
 
 Options:
 ${optionsHelp(PARSE_OPTIONS)}
+`;
+  }
+  if (command === 'plan') {
+    return `Usage: build-image plan [options] CONTEXT
+
+Plans the build of the Dockerfile in CONTEXT without running it: the stages the target needs,
+each layer-producing step with its content-addressed cache key, and the stage dependencies.
+Base images are resolved (to know their digests) and context files are hashed.
+
+Options:
+${optionsHelp(PLAN_OPTIONS)}
 `;
   }
   return `Usage: build-image [build] [options] CONTEXT
@@ -142,6 +174,58 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
   return EXIT_OK;
 }
 
+/** The library options from the command line's shared options. */
+function commonBuildOptions(options: Record<string, unknown>, positionals: string[], io: Io, command: string): BuildOptions {
+  if (positionals.length > 1) {
+    throw new BuildImageError('CLI_USAGE', `${command} takes one context directory, got ${positionals.length}: ${positionals.join(' ')}`);
+  }
+  const buildArgs: Record<string, string> = {};
+  for (const a of (options['build-arg'] as string[] | undefined) ?? []) {
+    const eq = a.indexOf('=');
+    if (eq === 0) throw new BuildImageError('CLI_BAD_FLAG', `invalid --build-arg "${a}": the name is empty`);
+    if (eq === -1) {
+      const v = (io.env ?? process.env)[a];
+      if (v !== undefined) buildArgs[a] = v;
+    } else buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  const buildContexts: Record<string, string> = {};
+  for (const c of (options['build-context'] as string[] | undefined) ?? []) {
+    const eq = c.indexOf('=');
+    if (eq <= 0) throw new BuildImageError('CLI_BAD_FLAG', `invalid --build-context "${c}": expected NAME=VALUE`);
+    buildContexts[c.slice(0, eq)] = c.slice(eq + 1);
+  }
+  return {
+    context: positionals[0] ?? '.',
+    file: options['file'] as string | undefined,
+    target: options['target'] as string | undefined,
+    buildArgs,
+    buildContexts,
+    platform: options['platform'] as string | undefined,
+    cacheDir: options['cache-dir'] as string | undefined,
+    pull: (options['pull'] as boolean | undefined) ?? false,
+    insecureRegistries: (options['insecure-registry'] as string[] | undefined) ?? [],
+  };
+}
+
+async function planCommand(argv: string[], io: Io): Promise<number> {
+  const { options, positionals } = parseArgs(argv, PLAN_OPTIONS, 'plan');
+  if (options['help']) {
+    io.stdout(commandHelp('plan'));
+    return EXIT_OK;
+  }
+  const format = (options['format'] as string | undefined) ?? 'text';
+  const formats = ['text', 'json', 'dot', 'mermaid'];
+  if (!formats.includes(format)) {
+    throw new BuildImageError('CLI_BAD_FLAG', `unknown format "${format}"`, {
+      suggestion: didYouMean(format, formats) ?? `use one of ${formats.join(', ')}`,
+    });
+  }
+  const prepared = await prepareBuild(commonBuildOptions(options, positionals, io, 'plan'), io.env ?? process.env, io.cwd);
+  prepared.close();
+  io.stdout(formatPlan(prepared.plan, format as PlanFormat));
+  return EXIT_OK;
+}
+
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   try {
     const [first, ...rest] = argv;
@@ -159,6 +243,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     if (first === 'parse') return await parseCommand(rest, io);
     if (first === 'build') return await buildCommand(rest, io);
+    if (first === 'plan') return await planCommand(rest, io);
     if (!first.startsWith('-') && didYouMean(first, COMMANDS) !== undefined && !(await isDirectory(resolve(io.cwd, first)))) {
       throw new BuildImageError('CLI_UNKNOWN_COMMAND', `unknown command "${first}"`, { suggestion: didYouMean(first, COMMANDS) });
     }

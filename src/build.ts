@@ -1,0 +1,263 @@
+/**
+ * The composition root of the library: options validated at the boundary (zod), the real
+ * side effects (file system, store, registry) wired into the pure stages, and the two calls
+ * users make — `planDockerfile` (what would be built, with cache keys) and `build`.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { BuildContext } from './context/build-context.js';
+import { HashCache } from './context/hash.js';
+import { findIgnoreFile } from './context/ignore.js';
+import { BuildImageError } from './errors.js';
+import { parseDigest, type Digest } from './image/digest.js';
+import type { Image } from './image/image.js';
+import type { Platform } from './image/schema.js';
+import { checkDockerfile } from './instructions/check.js';
+import { readOciLayout } from './oci/layout.js';
+import { planBuild, type BuildContextSpec, type PlanResolvers } from './plan/plan.js';
+import type { ImageOrigin, Plan } from './plan/types.js';
+import { hostPlatform, normalizePlatform, parsePlatform } from './registry/platform.js';
+import { resolveImage as resolveRegistryImage, type ResolvedImage as RegistryImage } from './registry/pull.js';
+import { createRegistrySession, type RegistrySession } from './registry/session.js';
+import { openStore, type Store } from './store/store.js';
+
+/** Progress and diagnostics, one object per event (also the CLI's `--progress rawjson`). */
+export type BuildEvent =
+  | { readonly type: 'plan'; readonly stages: number; readonly steps: number }
+  | { readonly type: 'warning'; readonly code: string; readonly message: string }
+  | { readonly type: string; readonly [key: string]: unknown };
+
+export const buildOptionsSchema = z
+  .object({
+    /** The build context directory. */
+    context: z.string().default('.'),
+    /** The Dockerfile (default CONTEXT/Dockerfile). */
+    file: z.string().optional(),
+    /** The Dockerfile's text, instead of reading `file`. */
+    dockerfile: z.string().optional(),
+    /** The stage to build (default: the last one). */
+    target: z.string().optional(),
+    /** `--build-arg NAME=value`. */
+    buildArgs: z.record(z.string(), z.string()).default({}),
+    /** `--platform os/arch[/variant]` (default: the host's). */
+    platform: z.string().optional(),
+    /** `--build-context NAME=DIR` or `NAME=oci-layout://PATH[:TAG|@DIGEST]`. */
+    buildContexts: z.record(z.string(), z.string()).default({}),
+    /** `-t/--tag`: names for the image. */
+    tags: z.array(z.string()).default([]),
+    /** `-o/--output` specs, BuildKit syntax (`type=oci,dest=out.tar`). */
+    outputs: z.array(z.string()).default([]),
+    /** The store (default $XDG_CACHE_HOME/build-image). */
+    cacheDir: z.string().optional(),
+    /** Do not use the build cache (steps still get stored). */
+    noCache: z.boolean().default(false),
+    /** Ask registries for base image tags again. */
+    pull: z.boolean().default(false),
+    /** Default network mode for RUN. */
+    network: z.enum(['default', 'none', 'host']).default('default'),
+    /** `--secret id=ID,src=FILE|env=VAR`. */
+    secrets: z.array(z.string()).default([]),
+    /** Parallel steps (default: the number of CPUs). */
+    jobs: z.number().int().positive().optional(),
+    /** SOURCE_DATE_EPOCH (seconds); default from the environment variable. */
+    sourceDateEpoch: z.number().int().nonnegative().optional(),
+    /** Registries to reach over plain HTTP (besides localhost and loopback). */
+    insecureRegistries: z.array(z.string()).default([]),
+    /** Cancels the build. */
+    signal: z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal).optional(),
+    /** Progress events. */
+    onEvent: z.custom<(event: BuildEvent) => void>((v) => v === undefined || typeof v === 'function').optional(),
+  })
+  .strict();
+
+export type BuildOptions = z.input<typeof buildOptionsSchema>;
+type Options = z.output<typeof buildOptionsSchema>;
+
+/** Validates options at the boundary, with a message that names the option. */
+export function parseBuildOptions(options: BuildOptions): Options {
+  const r = buildOptionsSchema.safeParse(options);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.join('.') || '(options)';
+    throw new BuildImageError('BUILD_BAD_OPTIONS', `invalid build option ${path}: ${issue.message}`, { cause: r.error });
+  }
+  return r.data;
+}
+
+/** Parses `--build-context` values: `oci-layout://PATH[:TAG|@DIGEST]` or a directory. */
+export function parseBuildContext(name: string, value: string, cwd: string): BuildContextSpec {
+  const oci = 'oci-layout://';
+  if (value.startsWith(oci)) {
+    let rest = value.slice(oci.length);
+    let digest: Digest | undefined;
+    let tag: string | undefined;
+    const at = rest.lastIndexOf('@');
+    if (at !== -1 && rest.slice(at + 1).startsWith('sha256:')) {
+      digest = parseDigest(rest.slice(at + 1));
+      rest = rest.slice(0, at);
+    }
+    const colon = rest.lastIndexOf(':');
+    if (colon !== -1 && !rest.slice(colon + 1).includes('/')) {
+      tag = rest.slice(colon + 1);
+      rest = rest.slice(0, colon);
+    }
+    if (rest === '') throw new BuildImageError('BUILD_BAD_CONTEXT', `--build-context ${name}=${value}: no path after oci-layout://`);
+    return { kind: 'oci-layout', path: resolve(cwd, rest), tag, digest };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new BuildImageError('BUILD_BAD_CONTEXT', `--build-context ${name}=${value}: unsupported source`, {
+      suggestion: 'use a directory or oci-layout://PATH[:TAG|@DIGEST]',
+    });
+  }
+  return { kind: 'dir', path: resolve(cwd, value) };
+}
+
+/** What planning and building share: the Dockerfile, the contexts, the store, the registry. */
+export interface Prepared {
+  readonly options: Options;
+  readonly file: string;
+  readonly text: string;
+  readonly contextDir: string;
+  readonly context: BuildContext;
+  readonly namedContexts: ReadonlyMap<string, { spec: BuildContextSpec; context?: BuildContext }>;
+  readonly store: Store;
+  readonly session: RegistrySession;
+  readonly platform: Platform;
+  readonly epoch: number | undefined;
+  /** Images resolved while planning, by manifest digest. */
+  readonly images: Map<string, { origin: ImageOrigin; image: Image; registry?: RegistryImage }>;
+  readonly plan: Plan;
+  close(): void;
+}
+
+function epochFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env['SOURCE_DATE_EPOCH'];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) {
+    throw new BuildImageError('BUILD_BAD_EPOCH', `invalid SOURCE_DATE_EPOCH "${v}": expected whole seconds since 1970-01-01`);
+  }
+  return Number(v);
+}
+
+/** Reads, checks and plans: everything up to the first layer. */
+export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<Prepared> {
+  const options = parseBuildOptions(input);
+  const contextDir = resolve(cwd, options.context);
+  const file = options.file !== undefined ? resolve(cwd, options.file) : join(contextDir, 'Dockerfile');
+  let text = options.dockerfile;
+  if (text === undefined) {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new BuildImageError('BUILD_NO_DOCKERFILE', `cannot read the Dockerfile ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
+        file,
+        cause: err,
+        suggestion: options.file === undefined ? `put a Dockerfile in ${contextDir} or pass -f FILE` : undefined,
+      });
+    }
+  }
+  const checked = checkDockerfile(text, { file: options.file ?? relativeName(cwd, file) });
+  if (checked.errors.length > 0) throw aggregate(checked.errors);
+
+  const store = await openStore({ root: options.cacheDir });
+  const ignore = await findIgnoreFile(contextDir, file);
+  const hashCache = new HashCache(await store.stateDir('hash-cache'));
+  await hashCache.load();
+  const context = await BuildContext.open(contextDir, { ignore: ignore?.rules, hashCache, signal: options.signal });
+  const namedContexts = new Map<string, { spec: BuildContextSpec; context?: BuildContext }>();
+  for (const [name, value] of Object.entries(options.buildContexts)) {
+    const spec = parseBuildContext(name, value, cwd);
+    namedContexts.set(name, spec.kind === 'dir' ? { spec, context: await BuildContext.open(spec.path, { hashCache, signal: options.signal }) } : { spec });
+  }
+  const session = createRegistrySession({ insecureRegistries: options.insecureRegistries });
+  const platform = normalizePlatform(options.platform ? parsePlatform(options.platform) : hostPlatform());
+  const epoch = options.sourceDateEpoch ?? epochFromEnv(env);
+  const images = new Map<string, { origin: ImageOrigin; image: Image; registry?: RegistryImage }>();
+
+  const resolvers: PlanResolvers = {
+    async resolveImage(ref, wanted, origin) {
+      if (origin.kind === 'oci-layout') {
+        const image = await readOciLayout(origin.path, { tag: origin.tag, digest: origin.digest, platform: wanted });
+        images.set(image.digest(), { origin, image });
+        return { ref, digest: image.digest(), config: image.config };
+      }
+      const r = await resolveRegistryImage(ref, { session, store, platform: wanted, pull: options.pull });
+      images.set(r.digest, { origin, image: r.image, registry: r });
+      return { ref, digest: r.digest, config: r.config };
+    },
+    async hashContext({ context: name, path }) {
+      const ctx = name === undefined ? context : namedContexts.get(name)?.context;
+      if (ctx === undefined) throw new BuildImageError('BUILD_BAD_CONTEXT', `unknown build context ${name}`);
+      const [selected] = await ctx.select([path]);
+      return (await ctx.sourceDigest(selected!)) as Digest;
+    },
+  };
+
+  let plan: Plan;
+  try {
+    plan = await planBuild(
+      checked.stages!,
+      {
+        target: options.target,
+        buildArgs: options.buildArgs,
+        platform,
+        buildContexts: Object.fromEntries([...namedContexts].map(([k, v]) => [k, v.spec])),
+        epoch,
+        file: options.file ?? relativeName(cwd, file),
+        source: text,
+      },
+      resolvers,
+    );
+  } finally {
+    await hashCache.save().catch(() => undefined);
+  }
+  options.onEvent?.({ type: 'plan', stages: plan.stages.length, steps: plan.stages.reduce((n, s) => n + s.steps.length, 0) });
+  return {
+    options,
+    file,
+    text,
+    contextDir,
+    context,
+    namedContexts,
+    store,
+    session,
+    platform,
+    epoch,
+    images,
+    plan,
+    close: () => session.close(),
+  };
+}
+
+/** The plan of a build: stages, steps and cache keys, without building anything. */
+export async function planDockerfile(options: BuildOptions): Promise<Plan> {
+  const prepared = await prepareBuild(options);
+  prepared.close();
+  return prepared.plan;
+}
+
+function relativeName(cwd: string, file: string): string {
+  const rel = file.startsWith(cwd + '/') ? file.slice(cwd.length + 1) : file;
+  return isAbsolute(rel) && rel === file ? file : rel;
+}
+
+/** Several errors as one, keeping them all (the CLI prints each). */
+export class BuildErrors extends BuildImageError {
+  constructor(readonly errors: readonly BuildImageError[]) {
+    super(errors[0]!.code, errors.length === 1 ? errors[0]!.message : `${errors.length} errors in the Dockerfile: ${errors[0]!.message} …`, {
+      file: errors[0]!.file,
+      range: errors[0]!.range,
+      source: errors[0]!.source,
+      suggestion: errors[0]!.suggestion,
+    });
+  }
+
+  override format(): string {
+    return this.errors.map((e) => e.format()).join('\n\n') + (this.errors.length > 1 ? `\n${this.errors.length} errors` : '');
+  }
+}
+
+function aggregate(errors: readonly BuildImageError[]): BuildImageError {
+  return errors.length === 1 ? errors[0]! : new BuildErrors(errors);
+}
