@@ -60,9 +60,13 @@ const DEFAULT_TOKEN_SECONDS = 60;
 
 export class RegistryClient {
   readonly registry: string;
-  /** `http://127.0.0.1:5000` or `https://registry-1.docker.io`. */
-  readonly baseUrl: URL;
-  readonly plainHttp: boolean;
+  /**
+   * True for localhost, loopback addresses and `--insecure-registry` hosts: as Docker does for
+   * insecure registries, HTTPS is tried first without verifying the certificate, and plain
+   * HTTP when the registry does not speak TLS.
+   */
+  readonly insecure: boolean;
+  #baseUrl: URL;
   readonly #transport: HttpTransport;
   readonly #credentials: CredentialStore;
   readonly #now: () => number;
@@ -74,11 +78,21 @@ export class RegistryClient {
 
   constructor(registry: string, options: ClientOptions = {}) {
     this.registry = registry;
-    this.plainHttp = isPlainHttpRegistry(registry, options.insecureRegistries);
-    this.baseUrl = new URL(`${this.plainHttp ? 'http' : 'https'}://${registryApiHost(registry)}`);
+    this.insecure = isPlainHttpRegistry(registry, options.insecureRegistries);
+    this.#baseUrl = new URL(`https://${registryApiHost(registry)}`);
     this.#transport = options.transport ?? createTransport();
     this.#credentials = options.credentials ?? anonymousCredentials;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** `https://registry-1.docker.io`, or `http://127.0.0.1:5000` once a ping found no TLS there. */
+  get baseUrl(): URL {
+    return this.#baseUrl;
+  }
+
+  /** True when the registry is spoken to over plain HTTP. */
+  get plainHttp(): boolean {
+    return this.#baseUrl.protocol === 'http:';
   }
 
   /** The credentials for this registry (looked up once). */
@@ -89,8 +103,19 @@ export class RegistryClient {
   /** Learns the registry's auth scheme from `GET /v2/` (once). */
   ping(): Promise<Challenge | undefined> {
     this.#ping ??= (async () => {
-      const url = new URL('/v2/', this.baseUrl);
-      const res = await this.#send({ method: 'GET', path: url.href, scopes: [], what: 'the registry API (/v2/)' }, url, undefined);
+      const what = 'the registry API (/v2/)';
+      let url = new URL('/v2/', this.#baseUrl);
+      let res: HttpResponse | undefined;
+      if (this.insecure && this.#baseUrl.protocol === 'https:') {
+        try {
+          res = await this.#send({ method: 'GET', path: url.href, scopes: [], what, retry: false }, url, undefined);
+        } catch (err) {
+          if (!(err instanceof BuildImageError) || err.code !== 'REGISTRY_UNREACHABLE') throw err;
+          this.#baseUrl = new URL(`http://${registryApiHost(this.registry)}`);
+          url = new URL('/v2/', this.#baseUrl);
+        }
+      }
+      res ??= await this.#send({ method: 'GET', path: url.href, scopes: [], what }, url, undefined);
       res.discard();
       if (res.status === 401) {
         this.#challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
@@ -149,6 +174,7 @@ export class RegistryClient {
         followRedirects: req.followRedirects,
         retry: req.retry,
         signal: req.signal,
+        insecureTls: this.insecure,
       })
       .catch((err: unknown) => {
         if (err instanceof BuildImageError) throw err;
@@ -211,7 +237,7 @@ export class RegistryClient {
     } catch {
       throw new BuildImageError('REGISTRY_AUTH_FAILED', `registry ${this.registry} sent an invalid token realm "${realmText}"`);
     }
-    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && this.plainHttp)) {
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && this.insecure)) {
       throw new BuildImageError(
         'REGISTRY_AUTH_FAILED',
         `registry ${this.registry} sent token realm ${realm.href}; only https realms are accepted for a registry reached over https`,
@@ -281,7 +307,7 @@ export class RegistryClient {
   }
 
   #tokenRequest(url: URL, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<HttpResponse> {
-    return this.#transport.request({ url, ...init }).catch((err: unknown) => {
+    return this.#transport.request({ url, ...init, insecureTls: this.insecure }).catch((err: unknown) => {
       if (err instanceof BuildImageError) throw err;
       throw unreachable(this.registry, url, err, 'token server');
     });

@@ -27,6 +27,8 @@ export interface HttpRequest {
   /** Retry on 5xx/429/connection errors (default true). */
   readonly retry?: boolean;
   readonly signal?: AbortSignal | undefined;
+  /** Accept any TLS certificate (insecure registries). */
+  readonly insecureTls?: boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -69,7 +71,7 @@ export interface TransportOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called before each retry, for logging/progress. */
   readonly onRetry?: (info: { url: URL; attempt: number; delayMs: number; reason: string }) => void;
-  /** Accept any TLS certificate (for `--insecure-registry` over HTTPS). */
+  /** Accept any TLS certificate on every request (per request: `HttpRequest.insecureTls`). */
   readonly insecureTls?: boolean;
 }
 
@@ -148,6 +150,7 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: !options.insecureTls });
+  const insecureAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
   const userAgent = options.userAgent ?? 'build-image';
 
   function once(req: HttpRequest, url: URL, headers: Record<string, string>, body: Uint8Array | Readable | undefined): Promise<IncomingMessage> {
@@ -160,7 +163,7 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
       const r = (isHttps ? https : http).request(url, {
         method: req.method,
         headers: h,
-        agent: isHttps ? httpsAgent : httpAgent,
+        agent: isHttps ? (req.insecureTls ? insecureAgent : httpsAgent) : httpAgent,
         signal: req.signal,
       });
       r.setTimeout(timeoutMs, () => {
@@ -187,9 +190,10 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
     let method = req.method;
     let headers: Record<string, string> = { ...req.headers };
     let body = req.body;
+    let insecureTls = req.insecureTls;
     for (let hop = 0; ; hop++) {
       const payload = body === undefined || body instanceof Uint8Array ? body : await body();
-      const res = await once({ ...req, method }, url, headers, payload);
+      const res = await once({ ...req, method, insecureTls }, url, headers, payload);
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
       if (req.followRedirects === false || !REDIRECTS.has(status) || location === undefined) return wrap(res, url);
@@ -197,8 +201,10 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
       if (hop >= 10) throw new BuildImageError('REGISTRY_HTTP_ERROR', `stopped after 10 redirects from ${req.url.href}`);
       const next = new URL(location, url);
       if (next.host !== url.host || next.protocol !== url.protocol) {
-        // Never send registry credentials to another host (blob storage, CDN).
+        // Never send registry credentials to another host (blob storage, CDN), and verify
+        // its certificate even when the registry's is not.
         headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+        insecureTls = false;
       }
       if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
         method = 'GET';
@@ -233,6 +239,7 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();
+      insecureAgent.destroy();
     },
   };
 }

@@ -339,11 +339,15 @@ export function resolveImage(reference: string | ImageReference, options: Resolv
 /** Downloads the layers of a resolved image that the store lacks (in parallel, each once). */
 export async function fetchLayers(resolved: ResolvedImage, options: ResolveOptions): Promise<void> {
   const ref = resolved.reference;
-  await Promise.all(
+  // Wait for every download to end before reporting a failure, so nothing is still writing
+  // into the store when the caller hears of it.
+  const results = await Promise.allSettled(
     resolved.manifest.layers.map((d) =>
       fetchBlob(options.session, options.store, { registry: ref.registry, repository: ref.repository, digest: d.digest, size: d.size, kind: 'layer' }),
     ),
   );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   // Remember where the layers came from, so a later push to the same registry can mount them.
   await recordBlobSources(options.session, options.store, resolved.manifest.layers.map((d) => d.digest));
 }

@@ -293,7 +293,9 @@ async function pushImageContent(image: Image, ref: ImageReference, options: Push
   const { session } = options;
   const blobs = imageBlobs(image).filter((b, i, all) => all.findIndex((o) => o.digest === b.digest) === i);
   // In parallel; uploads (and downloads) take turns within the session's limit.
-  await Promise.all(blobs.map((b) => pushBlob(session, ref, b, options)));
+  const results = await Promise.allSettled(blobs.map((b) => pushBlob(session, ref, b, options)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   if (options.store) await recordBlobSources(session, options.store, blobs.map((b) => b.digest));
 }
 

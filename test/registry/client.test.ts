@@ -348,11 +348,24 @@ describe('RegistryClient authentication', () => {
     });
   });
 
-  it('uses plain HTTP only for loopback and --insecure-registry hosts', () => {
-    expect(new RegistryClient('127.0.0.1:5000').baseUrl.href).toBe('http://127.0.0.1:5000/');
-    expect(new RegistryClient('localhost').baseUrl.href).toBe('http://localhost/');
+  it('is insecure (HTTPS without verification, else HTTP) only for loopback and --insecure-registry hosts', () => {
+    const insecure = (registry: string, list: string[] = []) => new RegistryClient(registry, { insecureRegistries: list }).insecure;
+    expect([insecure('127.0.0.1:5000'), insecure('localhost'), insecure('[::1]:5000'), insecure('docker.io'), insecure('reg.internal:5000')]).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(insecure('reg.internal:5000', ['reg.internal:5000'])).toBe(true);
     expect(new RegistryClient('docker.io').baseUrl.href).toBe('https://registry-1.docker.io/');
-    expect(new RegistryClient('reg.internal:5000').baseUrl.href).toBe('https://reg.internal:5000/');
-    expect(new RegistryClient('reg.internal:5000', { insecureRegistries: ['reg.internal:5000'] }).baseUrl.href).toBe('http://reg.internal:5000/');
+  });
+
+  it('falls back to plain HTTP when an insecure registry does not speak TLS', async () => {
+    const s = await serve((_req, res) => res.writeHead(200).end('{}'));
+    const client = new RegistryClient(s.host, { transport: transport() });
+    expect(client.baseUrl.protocol).toBe('https:');
+    await client.ping();
+    expect([client.baseUrl.href, client.plainHttp]).toEqual([`http://${s.host}/`, true]);
   });
 });

@@ -31,6 +31,7 @@ import {
 import { openStore, type Store } from '../../src/store/store.js';
 import { busyboxImage, busyboxLayout, PASSWD } from '../../fixtures/busybox.js';
 import { hasTool } from '../support/tools.js';
+import { selfSignedPem } from './support/cert.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './support/fault-proxy.js';
 import { skopeo, smallImage } from './support/images.js';
 import { freePort, startRegistry, type RunningRegistry } from './support/registry-server.js';
@@ -508,6 +509,30 @@ describe.runIf(tools)('registry: pull and push against the CNCF distribution ser
       const e = await resolveImage(`${p.host}/tags/app`, { session: session(), store, pull: true });
       expect(e.digest).toBe(second.digest());
       expect(manifestRequests()).toEqual(['HEAD latest']);
+    });
+  });
+
+  describe('TLS', () => {
+    it('speaks HTTPS (unverified) to a loopback registry that serves TLS', async () => {
+      const tls = await startRegistry(undefined, { tls: selfSignedPem('127.0.0.1') });
+      try {
+        const image = await smallImage({ architecture: hostArch, layers: [{ tls: 'yes' }] });
+        const s = session();
+        const pushed = await pushImage(image, `${tls.host}/secure/app:1`, { session: s });
+        expect(s.client(tls.host).baseUrl.href).toBe(`https://${tls.host}/`);
+        const raw = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${tls.host}/secure/app:1`]);
+        expect(sha256Digest(raw)).toBe(pushed.digest);
+        const pulled = await pullImage(`${tls.host}/secure/app:1`, { session: session(), store: await newStore() });
+        expect(pulled.digest).toBe(image.digest());
+      } finally {
+        await tls.stop();
+      }
+    });
+
+    it('uses plain HTTP for a loopback registry without TLS', async () => {
+      const client = session().client(open.host);
+      await client.ping();
+      expect(client.baseUrl.href).toBe(`http://${open.host}/`);
     });
   });
 

@@ -6,6 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,15 +43,21 @@ export function freePort(): Promise<number> {
 
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
+    const onResponse = (res: http.IncomingMessage) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    });
+    };
+    const req = url.startsWith('https:') ? https.get(url, { rejectUnauthorized: false }, onResponse) : http.get(url, onResponse);
     req.on('error', reject);
   });
 }
 
-export async function startRegistry(auth?: RegistryAuthHtpasswd | RegistryAuthToken): Promise<RunningRegistry> {
+export interface RegistryOptions {
+  /** Serve HTTPS with this certificate and key (PEM). */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
+}
+
+export async function startRegistry(auth?: RegistryAuthHtpasswd | RegistryAuthToken, options: RegistryOptions = {}): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'bi-registry-'));
   const port = await freePort();
   const lines = [
@@ -68,6 +75,11 @@ export async function startRegistry(auth?: RegistryAuthHtpasswd | RegistryAuthTo
     `  addr: 127.0.0.1:${port}`,
     '  secret: build-image-test-secret',
   ];
+  if (options.tls) {
+    await writeFile(join(dir, 'tls.crt'), options.tls.certPem);
+    await writeFile(join(dir, 'tls.key'), options.tls.keyPem, { mode: 0o600 });
+    lines.push('  tls:', `    certificate: ${join(dir, 'tls.crt')}`, `    key: ${join(dir, 'tls.key')}`);
+  }
   if (auth && 'htpasswd' in auth) {
     const file = join(dir, 'htpasswd');
     const entries = Object.entries(auth.htpasswd.users).map(([user, password]) =>
@@ -112,7 +124,7 @@ export async function startRegistry(auth?: RegistryAuthHtpasswd | RegistryAuthTo
       throw new Error(`docker-registry exited at start:\n${out.join('')}`);
     }
     try {
-      const status = await get(`http://127.0.0.1:${port}/v2/`);
+      const status = await get(`${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/v2/`);
       if (status === 200 || status === 401) break;
     } catch {
       // not listening yet
