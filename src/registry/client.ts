@@ -13,7 +13,7 @@ import { BuildImageError } from '../errors.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { anonymousCredentials, type CredentialStore, type Credentials } from './credentials.js';
 import { createTransport, type HttpResponse, type HttpTransport, type RequestBody } from './http.js';
-import { isPlainHttpRegistry, registryApiHost } from './reference.js';
+import { isInsecureRegistry, registryApiHost } from './reference.js';
 
 export interface RegistryRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -78,7 +78,7 @@ export class RegistryClient {
 
   constructor(registry: string, options: ClientOptions = {}) {
     this.registry = registry;
-    this.insecure = isPlainHttpRegistry(registry, options.insecureRegistries);
+    this.insecure = isInsecureRegistry(registry, options.insecureRegistries);
     this.#baseUrl = new URL(`https://${registryApiHost(registry)}`);
     this.#transport = options.transport ?? createTransport();
     this.#credentials = options.credentials ?? anonymousCredentials;

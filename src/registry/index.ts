@@ -16,7 +16,7 @@ export {
   familiarReference,
   formatReference,
   isImageReference,
-  isPlainHttpRegistry,
+  isInsecureRegistry,
   manifestReference,
   parseImageReference,
   referenceName,

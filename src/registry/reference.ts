@@ -225,11 +225,12 @@ export function registryHostname(registry: string): string {
 }
 
 /**
- * Whether a registry is spoken to over plain HTTP: only `localhost`, 127.0.0.0/8, `::1`
- * (as Docker treats them) and registries the user lists with `--insecure-registry`
- * (a `host[:port]`, or just a host for every port).
+ * Whether a registry is insecure — HTTPS without certificate checks, or plain HTTP when it
+ * does not speak TLS: only `localhost`, 127.0.0.0/8, `::1` (as Docker treats them) and the
+ * registries listed with `--insecure-registry` (a `host[:port]`, or a host for every port).
+ * Every other registry is HTTPS with verified certificates.
  */
-export function isPlainHttpRegistry(registry: string, insecureRegistries: readonly string[] = []): boolean {
+export function isInsecureRegistry(registry: string, insecureRegistries: readonly string[] = []): boolean {
   const hostname = registryHostname(registry).toLowerCase();
   if (hostname === 'localhost' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname)) return true;
   return insecureRegistries.some((r) => {

@@ -3,7 +3,7 @@ import { BuildImageError } from '../../src/errors.js';
 import {
   familiarReference,
   formatReference,
-  isPlainHttpRegistry,
+  isInsecureRegistry,
   manifestReference,
   parseImageReference,
   referenceName,
@@ -153,7 +153,7 @@ describe('helpers', () => {
     ['10.0.0.5:5000', ['10.0.0.5'], true],
     ['10.0.0.5:5000', ['http://10.0.0.5:5000/'], true],
     ['10.0.0.5:5001', ['10.0.0.5:5000'], false],
-  ] as const)('isPlainHttpRegistry(%s, %j) = %s', (registry, insecure, expected) => {
-    expect(isPlainHttpRegistry(registry, insecure)).toBe(expected);
+  ] as const)('isInsecureRegistry(%s, %j) = %s', (registry, insecure, expected) => {
+    expect(isInsecureRegistry(registry, insecure)).toBe(expected);
   });
 });
