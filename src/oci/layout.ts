@@ -218,6 +218,13 @@ export interface ReadImageOptions {
   readonly selectManifest?: ((manifests: readonly Descriptor[]) => Descriptor | undefined) | undefined;
 }
 
+/** The tag of a ref name like `name:tag` (undefined when it has none). */
+function refTag(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const colon = name.lastIndexOf(':');
+  return colon !== -1 && !name.slice(colon + 1).includes('/') ? name.slice(colon + 1) : undefined;
+}
+
 function refNames(manifests: readonly Descriptor[]): string[] {
   return manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION]).filter((t): t is string => t !== undefined);
 }
@@ -234,6 +241,10 @@ export function selectEntry(index: ImageIndex, options: ReadImageOptions, where:
   if (options.tag !== undefined) {
     const found = manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === options.tag);
     if (found.length > 0) return found[found.length - 1]!;
+    // A ref name that is a whole reference (`busybox:latest`) also answers to its tag part,
+    // since `oci-layout://PATH:TAG` cannot carry a colon in TAG.
+    const byTag = manifests.filter((m) => refTag(m.annotations?.[REF_NAME_ANNOTATION]) === options.tag);
+    if (byTag.length > 0 && new Set(byTag.map((m) => m.digest)).size === 1) return byTag[byTag.length - 1]!;
     const names = refNames(manifests);
     const near = closest(options.tag, names, true);
     throw new BuildImageError(

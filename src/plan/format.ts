@@ -23,7 +23,7 @@ function baseText(plan: Plan, base: BaseSource): string {
 }
 
 function sourceDeps(step: Step): number[] {
-  if (step.kind === 'copy') return step.sources.flatMap((s: CopySource) => (s.kind === 'stage' ? [s.stage] : []));
+  if (step.kind === 'copy') return [...new Set(step.sources.flatMap((s: CopySource) => (s.kind === 'stage' ? [s.stage] : [])))];
   return [];
 }
 

@@ -145,6 +145,14 @@ describe('readOciLayout', () => {
     await expect(readOciLayout(dir)).rejects.toMatchObject({ code: 'OCI_AMBIGUOUS_IMAGE' });
   });
 
+  it('a ref name that is a whole reference answers to its tag, when only one image has it', async () => {
+    const dir = tmp('layout');
+    await writeOciLayout(dir, image, { tag: 'busybox:latest' });
+    expect((await readOciLayout(dir, { tag: 'latest' })).digest()).toBe(image.digest());
+    expect((await readOciLayout(dir, { tag: 'busybox:latest' })).digest()).toBe(image.digest());
+    await expect(readOciLayout(dir, { tag: 'busybox' })).rejects.toMatchObject({ code: 'OCI_TAG_NOT_FOUND' });
+  });
+
   it('a corrupt blob is found when its layer is read', async () => {
     const dir = tmp('layout');
     await writeOciLayout(dir, image, { tag: 'x' });
