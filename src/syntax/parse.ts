@@ -193,7 +193,13 @@ class Builder {
     const split = splitCommand(line, this.escapeCode, start, end);
     const keyword = split.command.value;
     const name = keyword.toLowerCase();
-    const src = (p: { start: number; end: number }) => this.range(map.toSource(p.start), map.toSource(p.end, true));
+    const src = (p: { start: number; end: number }) => {
+      // An empty piece (ENV's legacy separator, an empty value, an unknown instruction's
+      // argument) sits just after the character before it: mapped by its start, it could land
+      // after a continuation, past its own end.
+      const end = map.toSource(p.end, true);
+      return this.range(p.start === p.end ? end : map.toSource(p.start), end);
+    };
     const flags: FlagNode[] = split.flags.map((f) => {
       const body = f.value.slice(2);
       const eq = body.indexOf('=');
