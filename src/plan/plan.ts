@@ -33,7 +33,7 @@ import { parseDockerfile } from '../syntax/parse.js';
 import { closest } from '../suggest.js';
 import { addEnv, DEFAULT_PATH, EnvList, goDuration, goQuotedSlice, goSlice } from './env.js';
 import { parsePorts } from './ports.js';
-import type { BaseSource, CopySource, CopyStep, ImageOrigin, Plan, PlannedStage, RunStep, Step, WorkdirStep } from './types.js';
+import type { BaseSource, CopySource, CopyStep, ImageOrigin, MountSource, Plan, PlannedStage, RunStep, Step, WorkdirStep } from './types.js';
 
 /** A `--build-context NAME=…` value. */
 export type BuildContextSpec =
@@ -817,7 +817,7 @@ class Planner {
         await this.dispatchCopy(s, c, entry);
         return;
       case 'run':
-        this.dispatchRun(s, c, entry);
+        await this.dispatchRun(s, c, entry);
         return;
     }
   }
@@ -859,7 +859,7 @@ class Planner {
     return out;
   }
 
-  private dispatchRun(s: StageState, c: RunInstruction, entry: CommandEntry): void {
+  private async dispatchRun(s: StageState, c: RunInstruction, entry: CommandEntry): Promise<void> {
     const range = c.range;
     const cfg = s.image!.config;
     let args = [...c.cmdLine];
@@ -897,6 +897,42 @@ class Planner {
         throw err;
       }
     }
+    // Each mount's source: from= names a stage, an image or a context (resolved while
+    // building the dependency graph, in mount order); a bind mount without from= shows the
+    // main context.
+    const fromStates = [...entry.sources];
+    const mountSources: (MountSource | undefined)[] = mounts.map((m) => {
+      if (m.from !== '') {
+        const src = fromStates.shift()!;
+        if (src.namedContext?.spec.kind === 'dir') return { kind: 'context', name: src.namedContext.name };
+        if (src.unregistered || src.namedContext !== undefined) {
+          const bs = src.baseSource!;
+          if (bs.kind === 'image') return { kind: 'image', ref: bs.ref, digest: bs.digest, origin: bs.origin };
+        }
+        if (!src.dispatched) {
+          throw this.error('PLAN_STAGE_ORDER', `cannot mount from stage "${m.from}", it needs to be defined before current stage "${s.stageName}"`, range);
+        }
+        return { kind: 'stage', stage: src.index };
+      }
+      if (m.type === 'bind') {
+        this.contextPaths.add(posixJoin('/', m.source || '/'));
+        return { kind: 'context' };
+      }
+      return undefined;
+    });
+    // The content a mount shows is part of the key: a stage's key, an image's digest, the
+    // digest of the context files mounted.
+    const mountKeys: unknown[] = [];
+    for (let i = 0; i < mounts.length; i++) {
+      const src = mountSources[i];
+      if (src === undefined) mountKeys.push(null);
+      else if (src.kind === 'stage') mountKeys.push({ stage: this.stageByIndex(src.stage).key });
+      else if (src.kind === 'image') mountKeys.push({ image: src.digest });
+      else {
+        const path = mounts[i]!.source === '' ? '.' : mounts[i]!.source;
+        mountKeys.push({ context: src.name ?? null, path, digest: await this.resolvers.hashContext({ context: src.name, path, exclude: [], range }) });
+      }
+    }
     const argEnv = this.argEnv(s);
     // ARGs reach RUN as environment, ENV and image env as well; proxies only when declared.
     const env = s.env.toArray();
@@ -919,6 +955,7 @@ class Planner {
       user: s.user,
       workdir: s.dir,
       mounts,
+      mountSources,
       network: c.network,
       security: c.security,
       files,
@@ -931,7 +968,7 @@ class Planner {
         workdir: s.dir,
         // Secret contents and cache mount contents are never part of the key: only the specs.
         mounts: mountSpecs,
-        mountSources: entry.sources.map((src) => src.key ?? this.baseKey(src)),
+        mountSources: mountKeys,
         network: c.network,
         security: c.security,
         files,

@@ -51,6 +51,12 @@ export type CopySource =
   /** ADD http(s)://… : downloaded, mode 0600, mtime from Last-Modified; never unpacked. */
   | { readonly kind: 'url'; readonly url: string; readonly checksum?: Digest | undefined };
 
+/** The files a RUN --mount shows. */
+export type MountSource =
+  | { readonly kind: 'context'; readonly name?: string | undefined }
+  | { readonly kind: 'stage'; readonly stage: number }
+  | { readonly kind: 'image'; readonly ref: string; readonly digest: Digest; readonly origin: ImageOrigin };
+
 interface StepBase {
   /** Unique within the plan: `s<stage>.<n>`. */
   readonly id: string;
@@ -112,6 +118,12 @@ export interface RunStep extends StepBase {
   readonly user: string;
   readonly workdir: string;
   readonly mounts: readonly Mount[];
+  /**
+   * Where each mount's files come from, index for index with `mounts`: `from=<stage|image|
+   * context>`, the main context for a bind mount without `from`, undefined for tmpfs, secret,
+   * ssh and cache mounts without `from`.
+   */
+  readonly mountSources: readonly (MountSource | undefined)[];
   readonly network: 'default' | 'none' | 'host';
   readonly security: 'sandbox' | 'insecure';
   /** Files for heredoc RUNs with a shebang, mounted under /dev/pipes/. */

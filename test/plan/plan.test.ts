@@ -401,3 +401,26 @@ describe('formatPlan', () => {
     expect(formatPlan(p, 'mermaid')).toContain('s0_1 -. copy .-> s1_1');
   });
 });
+
+describe('RUN --mount sources', () => {
+  it('resolve from= to stages and images, and bind mounts without from= to the context', async () => {
+    const p = await plan(
+      'FROM busybox AS tools\nRUN make\nFROM busybox\nRUN --mount=from=tools,target=/t --mount=type=bind,source=src,target=/src --mount=type=cache,target=/c --mount=from=alpine,target=/a true\n',
+    );
+    expect(runs(p)[0]!.mountSources).toEqual([
+      { kind: 'stage', stage: 0 },
+      { kind: 'context' },
+      undefined,
+      { kind: 'image', ref: 'docker.io/library/alpine:latest', digest: sha256Digest('manifest of docker.io/library/alpine:latest'), origin: { kind: 'registry' } },
+    ]);
+    expect(target(p).dependsOn).toEqual([0]);
+  });
+
+  it('key the content of a mounted context path', async () => {
+    const t = 'FROM busybox\nRUN --mount=type=bind,source=src,target=/src make\n';
+    const a = runs(await plan(t))[0]!.key;
+    const b = runs(await plan(t, {}, { context: { src: 'edited' } }))[0]!.key;
+    expect(a).not.toBe(b);
+    expect(runs(await plan(t))[0]!.key).toBe(a);
+  });
+});
