@@ -17,8 +17,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { BuildImageError } from '../errors.js';
+import type { BuildEvent } from '../events.js';
 import type { BuildContext } from '../context/build-context.js';
 import type { Digest } from '../image/digest.js';
 import { makeImage, type Image } from '../image/image.js';
@@ -88,30 +88,6 @@ export function defaultImageProvider(options: { readonly puller?: ImagePuller | 
   };
 }
 
-/** Progress of a build. Times are milliseconds (performance.now() based). */
-export type BuildEvent =
-  | { readonly type: 'stage-started'; readonly stage: number; readonly name: string }
-  | { readonly type: 'step-started'; readonly id: string; readonly stage: number; readonly name: string; readonly time: number }
-  | { readonly type: 'step-cached'; readonly id: string; readonly stage: number; readonly name: string }
-  | {
-      readonly type: 'step-done';
-      readonly id: string;
-      readonly stage: number;
-      readonly name: string;
-      readonly cached: boolean;
-      readonly time: number;
-      readonly durationMs: number;
-    }
-  | {
-      readonly type: 'step-error';
-      readonly id: string;
-      readonly stage: number;
-      readonly name: string;
-      readonly error: unknown;
-      readonly time: number;
-      readonly durationMs: number;
-    };
-
 export interface ExecuteDeps {
   readonly store: Store;
   readonly contexts?: BuildContexts | undefined;
@@ -121,6 +97,11 @@ export interface ExecuteDeps {
   /** Downloads ADD URLs (default: node:http/https). */
   readonly fetcher?: UrlFetcher | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Progress (src/events.ts): `plan` first; per step `step-start` … `step-done`/`step-error`,
+   * or a single `step-cached` for a cache hit (nothing ran); `step-start`/`step-done` for each
+   * image a FROM resolves. Step names are BuildKit's `[stage n/total] INSTRUCTION …`.
+   */
   readonly onEvent?: ((event: BuildEvent) => void) | undefined;
   /** Ignore cache records (results are still recorded). */
   readonly noCache?: boolean | undefined;
@@ -271,6 +252,7 @@ class Build {
       throw new BuildImageError('EXEC_INTERNAL', `the plan's target stage ${this.plan.target} is not among its stages`);
     }
     await this.removeStaleWorkDirs();
+    this.emit({ type: 'plan', stages: this.plan.stages.length, steps: this.plan.stages.reduce((n, st) => n + st.steps.length, 0) });
     const all = this.plan.stages.map((s) => this.stage(s.index));
     let first: unknown;
     const settled = await Promise.allSettled(
@@ -327,18 +309,31 @@ class Build {
         return [];
       case 'stage':
         return [...(await this.stage(base.stage)).image.layers];
-      case 'image':
-        return ociLayers((await this.image(base, stage.platform ?? this.plan.platform)).layers);
+      case 'image': {
+        const id = `s${stage.index}.from`;
+        const started = Date.now();
+        this.emit({ type: 'step-start', id, name: `[${stage.name} 1/${stage.steps.length + 1}] FROM ${base.ref}@${base.digest}`, stage: stage.name, time: started });
+        try {
+          const image = await this.image(base, stage.platform ?? this.plan.platform);
+          const now = Date.now();
+          this.emit({ type: 'step-done', id, time: now, duration: now - started });
+          return ociLayers(image.layers);
+        } catch (error) {
+          const now = Date.now();
+          this.emit({ type: 'step-error', id, time: now, duration: now - started, message: (error as Error).message });
+          throw error;
+        }
+      }
     }
   }
 
   private async runStage(stage: PlannedStage): Promise<StageResult> {
     this.signal.throwIfAborted();
-    this.emit({ type: 'stage-started', stage: stage.index, name: stage.name });
     const layers = await this.baseLayers(stage);
-    for (const step of stage.steps) {
+    for (const [i, step] of stage.steps.entries()) {
       this.signal.throwIfAborted();
-      layers.push(await this.runStep(stage, step, [...layers]));
+      const name = `[${stage.name} ${i + 2}/${stage.steps.length + 1}] ${step.name}`;
+      layers.push(await this.runStep(stage, step, name, [...layers]));
     }
     const image = stageImage(this.plan, stage, layers);
     let view: Promise<RootView> | undefined;
@@ -359,26 +354,23 @@ class Build {
     return layerFromBlob(this.store, { ...l.descriptor, diffID: l.diffID });
   }
 
-  private async runStep(stage: PlannedStage, step: Step, below: readonly Layer[]): Promise<Layer> {
-    const started = performance.now();
-    const base = { id: step.id, stage: stage.index, name: step.name };
-    this.emit({ type: 'step-started', ...base, time: started });
+  private async runStep(stage: PlannedStage, step: Step, name: string, below: readonly Layer[]): Promise<Layer> {
+    const hit = await this.cached(step);
+    if (hit !== undefined) {
+      this.emit({ type: 'step-cached', id: step.id, name, stage: stage.name, time: Date.now() });
+      return hit;
+    }
+    const started = Date.now();
+    this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: started });
     try {
-      const hit = await this.cached(step);
-      if (hit !== undefined) {
-        this.emit({ type: 'step-cached', ...base });
-        const now = performance.now();
-        this.emit({ type: 'step-done', ...base, cached: true, time: now, durationMs: now - started });
-        return hit;
-      }
       const layer = await this.limit(() => this.execute(stage, step, below));
       await this.store.putCacheRecord(step.key, { layer: { descriptor: layerDescriptor(layer), diffID: layer.diffID } });
-      const now = performance.now();
-      this.emit({ type: 'step-done', ...base, cached: false, time: now, durationMs: now - started });
+      const now = Date.now();
+      this.emit({ type: 'step-done', id: step.id, time: now, duration: now - started });
       return layer;
     } catch (error) {
-      const now = performance.now();
-      this.emit({ type: 'step-error', ...base, error, time: now, durationMs: now - started });
+      const now = Date.now();
+      this.emit({ type: 'step-error', id: step.id, time: now, duration: now - started, message: error instanceof Error ? error.message : String(error) });
       throw error;
     }
   }

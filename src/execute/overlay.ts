@@ -158,6 +158,7 @@ export class Overlay {
 
   /** Changes the mtime of a pending node, or records an existing directory's new mtime. */
   touch(path: string, mtime: number): void {
+    if (path === '') return; // the root is never part of a layer
     const f = this.lookup(path);
     if (f === undefined) return;
     if (f.pending) this.pending.set(path, { ...f.node, mtime });

@@ -145,7 +145,7 @@ export function resolveWith(raw: RawLookup, path: string, options: ResolveOption
       done.push(part);
       continue;
     }
-    if (++links > MAX_LINKS) throw loop(joinRel(root, path));
+    if (++links > MAX_LINKS) throw loop(joinRel(root, confinePath(path)));
     const target = node.linkTarget ?? '';
     if (target.startsWith('/')) done.length = 0;
     pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
