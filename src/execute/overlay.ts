@@ -56,7 +56,7 @@ export interface PendingNode {
 export type Found = { readonly pending: true; readonly node: PendingNode } | { readonly pending: false; readonly node: FsNode };
 
 function joinRel(dir: string, name: string): string {
-  return dir === '' ? name : `${dir}/${name}`;
+  return dir === '' ? name : name === '' ? dir : `${dir}/${name}`;
 }
 
 function isBelow(p: string, dir: string): boolean {

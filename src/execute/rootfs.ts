@@ -93,7 +93,7 @@ export const DEFAULT_ROOT: FsNode = Object.freeze({ type: 'dir', mode: 0o755, ui
 const IMPLICIT_DIR: FsNode = DEFAULT_ROOT;
 
 function joinRel(dir: string, name: string): string {
-  return dir === '' ? name : `${dir}/${name}`;
+  return dir === '' ? name : name === '' ? dir : `${dir}/${name}`;
 }
 
 function isBelow(p: string, dir: string): boolean {

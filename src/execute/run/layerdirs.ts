@@ -44,6 +44,8 @@ export interface LayerDir {
   readonly dir: string;
   /** Opaque directories, relative paths (`''` never). */
   readonly opaque: ReadonlySet<string>;
+  /** `security.capability` of the files that have one, by relative path. */
+  readonly caps: ReadonlyMap<string, Buffer>;
 }
 
 interface Meta {
@@ -51,6 +53,8 @@ interface Meta {
   diffID?: string;
   chainID?: string;
   opaque: string[];
+  /** security.capability values, base64, by relative path. */
+  caps?: Record<string, string>;
 }
 
 /** chainID per the OCI image spec: sha256 of "<parent chainID> <diffID>". */
@@ -109,11 +113,19 @@ export class LayerDirs {
     const name = `chain-${digestHex(id)}`;
     return this.once(name, () =>
       this.make(name, { chainID: id }, async (fs) => {
+        const caps: Record<string, string> = {};
         for (const l of layers) {
           signal?.throwIfAborted();
-          await applyLayer(fs, await l.openUncompressed());
+          await applyLayer(fs, await l.openUncompressed(), {
+            onEntry: (entry, host) => {
+              const cap = entry.xattrs['security.capability'];
+              if (cap !== undefined) caps[host.slice(fs.length + 1)] = cap.toString('base64');
+            },
+          });
         }
-        return [];
+        // applyLayer cannot set xattrs: capabilities are set here.
+        await writeXattrs(new Map(Object.entries(caps).map(([rel, v]) => [join(fs, rel), new Map([['security.capability', Buffer.from(v, 'base64')]])])));
+        return { opaque: [], caps };
       }),
     );
   }
@@ -132,13 +144,18 @@ export class LayerDirs {
     try {
       const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta;
       if (meta.version !== LAYER_DIR_VERSION || !Array.isArray(meta.opaque)) return undefined;
-      return { dir: join(dir, 'fs'), opaque: new Set(meta.opaque) };
+      const caps = new Map(Object.entries(meta.caps ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+      return { dir: join(dir, 'fs'), opaque: new Set(meta.opaque), caps };
     } catch {
       return undefined;
     }
   }
 
-  private async make(name: string, id: Omit<Meta, 'version' | 'opaque'>, fill: (fs: string) => Promise<string[]>): Promise<LayerDir> {
+  private async make(
+    name: string,
+    id: Omit<Meta, 'version' | 'opaque' | 'caps'>,
+    fill: (fs: string) => Promise<{ opaque: string[]; caps?: Record<string, string> }>,
+  ): Promise<LayerDir> {
     const root = await this.root();
     const final = join(root, name);
     const known = await this.read(final);
@@ -151,8 +168,8 @@ export class LayerDirs {
       const tmp = join(root, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-${name}`);
       await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
       try {
-        const opaque = await fill(join(tmp, 'fs'));
-        const meta: Meta = { version: LAYER_DIR_VERSION, ...id, opaque: [...opaque].sort() };
+        const { opaque, caps } = await fill(join(tmp, 'fs'));
+        const meta: Meta = { version: LAYER_DIR_VERSION, ...id, opaque: [...opaque].sort(), ...(caps && Object.keys(caps).length > 0 ? { caps } : {}) };
         await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
         await rename(tmp, final);
       } catch (err) {
@@ -170,12 +187,13 @@ export class LayerDirs {
    * Extracts the tar keeping whiteout files, then converts them to overlay format: `.wh.x`
    * becomes the 0/0 device `x`, `.wh..wh..opq` the opaque xattr. Returns the opaque dirs.
    */
-  private async unpack(layer: Layer, fs: string, signal?: AbortSignal): Promise<string[]> {
+  private async unpack(layer: Layer, fs: string, signal?: AbortSignal): Promise<{ opaque: string[]; caps: Record<string, string> }> {
     const whiteouts: string[] = [];
     const opaque: string[] = [];
     const xattrs = new Map<string, Map<string, Buffer>>();
     const dirTimes = new Map<string, number>();
-    const result = await extractTar(fs, await layer.openUncompressed(), {
+    const caps: Record<string, string> = {};
+    await extractTar(fs, await layer.openUncompressed(), {
       whiteouts: 'keep',
       onEntry: (entry, host) => {
         signal?.throwIfAborted();
@@ -187,10 +205,11 @@ export class LayerDirs {
           if (entry.type === 'dir') dirTimes.set(rel, Math.floor(entry.mtime));
           const names = Object.keys(entry.xattrs);
           if (names.length > 0) xattrs.set(host, new Map(names.map((n) => [n, entry.xattrs[n]!])));
+          const cap = entry.xattrs['security.capability'];
+          if (cap !== undefined) caps[rel] = cap.toString('base64');
         }
       },
     });
-    void result;
     // Whiteouts: remove the marker file, make the device (one shell for all of them).
     if (whiteouts.length > 0) {
       const mknod = requireProgram('mknod', 'unpacking a layer with deletions for overlayfs');
@@ -229,7 +248,7 @@ export class LayerDirs {
       const t = dirTimes.get(d);
       if (t !== undefined) await utimes(d === '' ? fs : join(fs, d), t, t);
     }
-    return opaque.filter((d) => d !== '');
+    return { opaque: opaque.filter((d) => d !== ''), caps };
   }
 }
 
