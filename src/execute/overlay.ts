@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { BuildImageError } from '../errors.js';
 import type { Digest } from '../image/digest.js';
 import { basePath, confinePath, parentPath } from '../image/paths.js';
-import { OPAQUE_WHITEOUT, opaqueWhiteoutEntry, type TarEntry, type TarEntryType } from '../image/tar.js';
+import { OPAQUE_WHITEOUT, compareEntryPaths, opaqueWhiteoutEntry, type TarEntry, type TarEntryType } from '../image/tar.js';
 import { openNode, resolveWith, type FsNode, type FsType, type IndexEntry, type ResolveOptions, type RootView } from './rootfs.js';
 import { LAYER_INDEX_VERSION, type LayerIndex } from './snapshots.js';
 
@@ -200,6 +200,27 @@ export class Overlay {
         out.set(dir, node);
       }
     }
+    // Hard links: a link whose target was replaced meanwhile becomes a copy; in each group of
+    // names of one file, the name that comes first in the tar holds the content and the others
+    // link to it (a tar reader needs the target before the link).
+    const groups = new Map<PendingNode, string[]>();
+    for (const [path, node] of out) {
+      if (node.type !== 'hardlink') continue;
+      const target = node.linkPath !== undefined ? this.pending.get(node.linkPath) : undefined;
+      if (target === undefined || target !== node.linkNode) {
+        out.set(path, { ...node.linkNode!, type: 'file', fresh: true });
+        continue;
+      }
+      let names = groups.get(target);
+      if (names === undefined) groups.set(target, (names = [node.linkPath!]));
+      names.push(path);
+    }
+    for (const [target, names] of groups) {
+      names.sort(compareEntryPaths);
+      const [first, ...rest] = names as [string, ...string[]];
+      out.set(first, target);
+      for (const name of rest) out.set(name, { ...target, type: 'hardlink', linkNode: target, linkPath: first });
+    }
     const entries: TarEntry[] = [];
     const index: IndexEntry[] = [];
     for (const [path, node0] of out) {
@@ -207,14 +228,6 @@ export class Overlay {
       // A directory of the parent image that gained or lost an entry (not one the step set).
       if (modified.has(path) && !this.pending.has(path)) {
         node = { ...node, mtime: diffEpoch ?? node.mtime };
-      }
-      if (node.type === 'hardlink') {
-        const target = node.linkPath !== undefined ? this.pending.get(node.linkPath) : undefined;
-        if (target === undefined || target !== node.linkNode) {
-          // The link target was replaced meanwhile: write the content itself.
-          const src = node.linkNode!;
-          node = { ...src, type: 'file', fresh: true };
-        }
       }
       const mtime = Math.floor(diffEpoch !== undefined && node.mtime > diffEpoch ? diffEpoch : node.mtime);
       const type: TarEntryType = node.type;

@@ -276,3 +276,17 @@ describe('ADD: URLs', () => {
     expect(urlFileName(u)).toBe(want);
   });
 });
+
+describe('ADD: hard links in archives', () => {
+  it('a link that comes first in the archive order but sorts after: the layer puts the content first', async () => {
+    const c = await contextWith({
+      'h.tar': await rawTar([
+        { name: 'z-target', data: 'shared', mode: 0o640 },
+        { name: 'a-link', type: 'link', linkname: 'z-target' },
+      ]),
+    });
+    const image = await run(add([ctx('h.tar')], '/h/'), c, { scratch: true });
+    expect(await layerEntries(image.layers[0]!)).toEqual(['d 0755 0:0 h/', `f 0640 0:0 h/a-link ${sha('shared')}`, 'f 0640 0:0 h/z-target => h/a-link']);
+    expect(await imageTree(image)).toEqual(['d 0755 0:0 h', `f 0640 0:0 h/a-link ${sha('shared')}`, `f 0640 0:0 h/z-target ${sha('shared')}`]);
+  });
+});
