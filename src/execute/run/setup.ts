@@ -57,6 +57,7 @@ export function setupScript(spec: ContainerSpec, p: HostPrograms): { lines: stri
   const inDir = join(T, 'in');
   const inputs = spec.inputs.map((_, i) => join(inDir, String(i)));
   if (spec.inputs.length > 0) {
+    lines.push(`${shq(p.mkdir)} -p ${shq(inDir)}`);
     lines.push(`${shq(p.mount)} -t tmpfs -o ${spec.rootless ? 'mode=0700' : 'mode=0700,nosuid,nodev'} tmpfs ${shq(inDir)}`);
     lines.push(...readInputs(spec.inputs, inDir));
   }
