@@ -66,17 +66,16 @@ export interface ImageProvider {
 
 /**
  * The default provider: OCI layouts (`--build-context name=oci-layout://…`) through
- * `readOciLayout` (by the origin's digest, else its tag), registry images through `puller`.
+ * `readOciLayout` (by the planned digest), registry images through `puller`.
  */
 export function defaultImageProvider(options: { readonly puller?: ImagePuller | undefined } = {}): ImageProvider {
   return {
     async image(source, platform, signal) {
       const origin = source.origin;
       if (origin.kind === 'oci-layout') {
-        return readOciLayout(origin.path, {
-          ...(origin.digest !== undefined ? { digest: origin.digest } : origin.tag !== undefined ? { tag: origin.tag } : {}),
-          platform,
-        });
+        // By the digest the plan resolved (part of the cache keys), not by tag: a tag moved
+        // since planning must not change what is built.
+        return readOciLayout(origin.path, { digest: source.digest, platform });
       }
       if (options.puller === undefined) {
         throw new BuildImageError('EXEC_IMAGE_UNAVAILABLE', `cannot get ${source.ref}@${source.digest}: no registry access was configured`, {

@@ -13,6 +13,7 @@
  * - every parent directory of those paths up to (not including) the root — containerd's
  *   `includeParents` adds each missing parent with its current metadata; with overlayfs the
  *   copied-up parents are the same set;
+ * - of extended attributes only `security.capability` (the only one containerd writes);
  * - no whiteouts: COPY, ADD and WORKDIR only add. Replacing a file by a file, or (ADD archives)
  *   a directory by a file, needs none — applying a layer replaces what is at a path.
  * A directory that existed before and in which the step created or replaced an entry gets the
@@ -230,6 +231,8 @@ export class Overlay {
         node = { ...node, mtime: diffEpoch ?? node.mtime };
       }
       const mtime = Math.floor(diffEpoch !== undefined && node.mtime > diffEpoch ? diffEpoch : node.mtime);
+      // containerd's ChangeWriter puts only security.capability into a layer.
+      const xattrs = Object.entries(node.xattrs ?? {}).filter(([k]) => k === 'security.capability');
       const type: TarEntryType = node.type;
       const mode = node.type === 'symlink' ? 0o777 : node.mode & 0o7777;
       const e: TarEntry = {
@@ -243,7 +246,7 @@ export class Overlay {
         ...(type === 'symlink' ? { linkname: node.linkTarget ?? '' } : {}),
         ...(type === 'hardlink' ? { linkname: node.linkPath! } : {}),
         ...(type === 'char' || type === 'block' ? { devmajor: node.devMajor ?? 0, devminor: node.devMinor ?? 0 } : {}),
-        ...(node.xattrs !== undefined && Object.keys(node.xattrs).length > 0 ? { xattrs: node.xattrs } : {}),
+        ...(xattrs.length > 0 ? { xattrs: Object.fromEntries(xattrs) } : {}),
       };
       entries.push(e);
       if (type === 'dir' && this.hidden.has(path) && this.base?.raw(path)?.type === 'dir') {
@@ -252,7 +255,6 @@ export class Overlay {
         entries.push(opaqueWhiteoutEntry(path));
         index.push({ p: `${path}/${OPAQUE_WHITEOUT}`, t: 'file', m: 0, u: 0, g: 0, mt: 0, s: 0 });
       }
-      const xattrs = Object.entries(node.xattrs ?? {});
       index.push({
         p: path,
         t: type,

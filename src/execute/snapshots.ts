@@ -192,6 +192,7 @@ export class LayerSnapshots {
   private async unpack(layer: Layer, wantIndex: boolean): Promise<{ dir: string; index?: LayerIndex }> {
     const hex = digestHex(parseDigest(layer.diffID));
     const dir = await this.snapshotPath(layer.diffID);
+    // Unpacking a big layer takes a while: wait for another process doing it for up to an hour.
     return this.store.withLock(`snapshot-${hex}`, async () => {
       const known = wantIndex ? await this.readIndex(layer.diffID) : undefined;
       const haveDir = await exists(dir);
@@ -227,7 +228,7 @@ export class LayerSnapshots {
       const index: LayerIndex = { version: LAYER_INDEX_VERSION, diffID: layer.diffID, entries };
       if (wantIndex) await writeFileAtomic(await this.indexPath(layer.diffID), canonicalJsonBytes(index));
       return { dir, index };
-    });
+    }, { timeoutMs: 60 * 60 * 1000 });
   }
 
   /**

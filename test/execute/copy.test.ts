@@ -458,3 +458,56 @@ describe('COPY: stage results feed later stages', () => {
     expect(r.stages.get(0)!.image.layers.length).toBe(3);
   });
 });
+
+describe('COPY: heredocs and what images carry', () => {
+  it('an inline heredoc source is a 0644 root file named after the heredoc (mtime SOURCE_DATE_EPOCH or 0)', async () => {
+    const steps = [
+      copyStep(0, [{ kind: 'inline', name: 'EOF', data: 'line one\nline two\n' }], '/etc/'),
+      copyStep(0, [{ kind: 'inline', name: 'script', data: '#!/bin/sh\n' }], '/usr/local/bin/run', { chmod: 0o755, chown: 'app' }),
+    ];
+    const b = await build(steps);
+    expect(await b.added({ mtime: true })).toEqual([
+      ['d 0755 0:0 etc/ @1000', `f 0644 0:0 etc/EOF ${sha('line one\nline two\n')} @0`],
+      ['d 0755 0:0 usr/ @1000', 'd 0755 1000:1001 usr/local/ @0', 'd 0755 1000:1001 usr/local/bin/ @0', `f 0755 1000:1001 usr/local/bin/run ${sha('#!/bin/sh\n')} @0`],
+    ]);
+    const e = await build([copyStep(0, [{ kind: 'inline', name: 'EOF', data: 'x' }], '/f', { epoch: 1234 })]);
+    expect(await e.added({ mtime: true })).toEqual([[`f 0644 0:0 f ${sha('x')} @1234`]]);
+  });
+
+  it('COPY --from keeps hard links and xattrs of the image', async () => {
+    const { layerFromEntries } = await import('../../src/image/layer.js');
+    const { appendLayers, emptyImage } = await import('../../src/image/image.js');
+    const cap = Buffer.from([1, 0, 0, 2, 0, 32, 0, 0]);
+    const layer = await layerFromEntries([
+      { path: 'bin', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 5 },
+      { path: 'bin/ping', type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: 5, data: 'ping', xattrs: { 'security.capability': cap } },
+      { path: 'bin/ping6', type: 'hardlink', mode: 0o4755, uid: 0, gid: 0, mtime: 5, linkname: 'bin/ping' },
+    ]);
+    const src = (await layoutSource(appendLayers(emptyImage(), { layer }), 'caps')).source as Extract<BaseSource, { kind: 'image' }>;
+    const b = await build([copyStep(0, [{ kind: 'image', ref: src.ref, digest: src.digest, origin: src.origin, path: '/bin' }], '/b/')], { scratch: true });
+    expect(await b.added()).toEqual([['d 0755 0:0 b/', `f 4755 0:0 b/ping ${sha('ping')}`, 'f 4755 0:0 b/ping6 => b/ping']]);
+    const { readTar } = await import('../../src/image/tar.js');
+    const xattrs: Record<string, string> = {};
+    for await (const e of readTar(await b.image.layers[0]!.openUncompressed())) {
+      for (const [k, v] of Object.entries(e.xattrs)) xattrs[`${e.path} ${k}`] = v.toString('hex');
+    }
+    // containerd's ChangeWriter adds security.capability to the link entry too.
+    expect(xattrs).toEqual({ 'b/ping security.capability': cap.toString('hex'), 'b/ping6 security.capability': cap.toString('hex') });
+  });
+});
+
+describe('COPY: extended attributes', () => {
+  it('only security.capability reaches the layer (as containerd writes layers)', async () => {
+    const { layerFromEntries } = await import('../../src/image/layer.js');
+    const { appendLayers, emptyImage } = await import('../../src/image/image.js');
+    const layer = await layerFromEntries([
+      { path: 'f', type: 'file', mode: 0o755, uid: 0, gid: 0, mtime: 5, data: 'f', xattrs: { 'security.capability': 'cap', 'user.note': 'n', 'security.selinux': 'ctx' } },
+    ]);
+    const src = (await layoutSource(appendLayers(emptyImage(), { layer }), 'x')).source as Extract<BaseSource, { kind: 'image' }>;
+    const b = await build([copyStep(0, [{ kind: 'image', ref: src.ref, digest: src.digest, origin: src.origin, path: '/f' }], '/g')], { scratch: true });
+    const { readTar } = await import('../../src/image/tar.js');
+    const seen: string[] = [];
+    for await (const e of readTar(await b.image.layers[0]!.openUncompressed())) seen.push(`${e.path} ${Object.keys(e.xattrs).join(',')}`);
+    expect(seen).toEqual(['g security.capability']);
+  });
+});
