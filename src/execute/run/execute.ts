@@ -46,10 +46,14 @@ export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 /** Where a `--mount from=` points, resolved by the caller. */
 export type MountSource =
   | { readonly kind: 'layers'; readonly layers: readonly Layer[]; readonly identity: string }
-  | { readonly kind: 'context'; readonly context: BuildContext; readonly identity: string };
+  | { readonly kind: 'context'; readonly context: BuildContext; readonly identity: string }
+  /** A directory that already is the mount's source, its `source=` path applied (rootless.ts). */
+  | { readonly kind: 'dir'; readonly path: string; readonly identity: string };
 
-/** Resolves `from` (''= the main context) to a source. */
-export type MountSourceResolver = (from: string) => Promise<MountSource>;
+/**
+ * Resolves `from` ('' = the main context) of the `index`th mount of the step to a source.
+ */
+export type MountSourceResolver = (from: string, mount: Mount, index: number) => Promise<MountSource>;
 
 /** What a failed RUN reports (besides the BuildImageError fields). */
 export class RunStepError extends BuildImageError {
@@ -214,16 +218,16 @@ export async function executeStep(job: StepJob): Promise<StepOutcome> {
       }
       const subpath = posix.normalize(posix.join('/', m.source)).slice(1);
       if (m.type === 'cache') {
-        const from = m.from !== '' ? await job.sources(m.from) : undefined;
+        const from = m.from !== '' ? await job.sources(m.from, m, i) : undefined;
         const key = cacheKey(m, posix.normalize(m.target), from?.identity);
-        const init = from === undefined ? undefined : async (dir: string) => copySourceInto(job, from, subpath, dir, join(work, `cache-src-${i}`));
+        const init = from === undefined ? undefined : async (dir: string) => copySourceInto(job, from, from.kind === 'dir' ? '' : subpath, dir, join(work, `cache-src-${i}`));
         const cache = await job.caches.acquire(m, key, init, signal);
         caches.push(cache);
         mounts.push({ type: 'bind', destination: dest, source: { kind: 'dir', path: cache.dir }, subpath: from === undefined ? subpath : '', readonly: m.readOnly });
         continue;
       }
       // bind
-      const source = await job.sources(m.from);
+      const source = await job.sources(m.from, m, i);
       const fs = await sourceFs(job, source, subpath, !m.readOnly, join(work, `src-${i}`));
       mounts.push({ type: 'bind', destination: dest, source: fs.spec, subpath: fs.subpath, readonly: m.readOnly });
     }
@@ -335,11 +339,13 @@ function indexOf(layer: Layer, entries: readonly TarEntry[], epoch: number | und
 async function sourceFs(job: StepJob, source: MountSource, subpath: string, writable: boolean, dir: string): Promise<{ spec: FsSpec; subpath: string }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (source.kind === 'context') {
+    // A private copy: writes to it are discarded with the work directory.
     const path = await contextPath(source.context, subpath, job.step);
     const tree = await materializeContext(source.context, path, join(dir, 'tree'), job.signal);
-    if (!writable) return { spec: { kind: 'dir', path: tree }, subpath: '' };
-    // Writes are discarded: the copy is private to the step anyway.
     return { spec: { kind: 'dir', path: tree }, subpath: '' };
+  }
+  if (source.kind === 'dir') {
+    return { spec: await job.snapshotter.dirSource(source.path, dir, writable, job.signal), subpath: '' };
   }
   const { spec, view } = await job.snapshotter.source(source.layers, dir, writable, job.signal);
   const real = await resolvePath(view, subpath);
@@ -357,10 +363,14 @@ async function copySourceInto(job: StepJob, source: MountSource, subpath: string
     await cpTree(tree, dir, job.signal);
     return;
   }
+  if (source.kind === 'dir') {
+    await cpTree(source.path, dir, job.signal);
+    return;
+  }
   await materializeView(source.layers, subpath, dir, scratch, job.signal);
 }
 
-async function contextPath(ctx: BuildContext, subpath: string, step: RunStep): Promise<string> {
+export async function contextPath(ctx: BuildContext, subpath: string, step: RunStep): Promise<string> {
   if (subpath === '') return '';
   try {
     const [selected] = await ctx.select([subpath]);

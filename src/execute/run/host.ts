@@ -54,6 +54,7 @@ const PACKAGES: Record<string, string> = {
   newuidmap: 'uidmap',
   newgidmap: 'uidmap',
   ip: 'iproute2',
+  hostname: 'hostname',
   env: 'coreutils',
   mknod: 'coreutils',
   cp: 'coreutils',
@@ -90,6 +91,8 @@ export interface HostPrograms {
   readonly chmod: string;
   /** `ip` (iproute2), to bring `lo` up in a new network namespace; optional. */
   readonly ip: string | undefined;
+  /** `hostname` (sethostname(2)); without it /proc/sys/kernel/hostname is written (root only). */
+  readonly hostname: string | undefined;
 }
 
 let programs: HostPrograms | undefined;
@@ -110,6 +113,7 @@ export function hostPrograms(): HostPrograms {
     ln: requireProgram('ln', why),
     chmod: requireProgram('chmod', why),
     ip: findProgram('ip'),
+    hostname: findProgram('hostname'),
   };
   return programs;
 }

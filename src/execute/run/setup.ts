@@ -23,8 +23,8 @@ export interface SetupPaths {
 /** `mount` arguments for a filesystem spec at `target`. */
 export function mountCommand(p: HostPrograms, fs: FsSpec, target: string, readonly = false): string {
   if (fs.kind === 'dir') {
-    const bind = `${shq(p.mount)} --bind ${shq(fs.path)} ${shq(target)}`;
-    return readonly ? `${bind} && ${shq(p.mount)} -o remount,bind,ro ${shq(target)}` : bind;
+    const bind = `${shq(p.mount)} -n --bind ${shq(fs.path)} ${shq(target)}`;
+    return readonly ? `${bind} && ${shq(p.mount)} -n -o remount,bind,ro ${shq(target)}` : bind;
   }
   const opts = [`lowerdir=${fs.lower.join(':')}`];
   if (fs.upper !== undefined && fs.work !== undefined) opts.push(`upperdir=${fs.upper}`, `workdir=${fs.work}`);
@@ -34,7 +34,7 @@ export function mountCommand(p: HostPrograms, fs: FsSpec, target: string, readon
     throw new BuildImageError('RUN_INVALID_PATH', `overlay directories cannot contain ",": ${all}`);
   }
   const ro = readonly || fs.upper === undefined ? ',ro' : '';
-  return `(cd ${shq(fs.cwd)} && ${shq(p.mount)} -t overlay overlay -o ${shq(all + ro)} ${shq(target)})`;
+  return `(cd ${shq(fs.cwd)} && ${shq(p.mount)} -n -t overlay overlay -o ${shq(all + ro)} ${shq(target)})`;
 }
 
 /** Lines that read the inputs from fd 4 into files under `dir` (a tmpfs). */
@@ -58,7 +58,7 @@ export function setupScript(spec: ContainerSpec, p: HostPrograms): { lines: stri
   const inputs = spec.inputs.map((_, i) => join(inDir, String(i)));
   if (spec.inputs.length > 0) {
     lines.push(`${shq(p.mkdir)} -p ${shq(inDir)}`);
-    lines.push(`${shq(p.mount)} -t tmpfs -o ${spec.rootless ? 'mode=0700' : 'mode=0700,nosuid,nodev'} tmpfs ${shq(inDir)}`);
+    lines.push(`${shq(p.mount)} -n -t tmpfs -o ${spec.rootless ? 'mode=0700' : 'mode=0700,nosuid,nodev'} tmpfs ${shq(inDir)}`);
     lines.push(...readInputs(spec.inputs, inDir));
   }
   // Sources of bind mounts.

@@ -14,7 +14,7 @@
  *   a base directory and copied (`cp -a`) into the root; the walking differ compares the two.
  *   Same layers, slower (it copies and compares the whole image).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { BuildImageError } from '../../errors.js';
 import { applyLayer } from '../../image/extract.js';
@@ -68,6 +68,8 @@ export interface Snapshotter {
    * writable with writes discarded (a scratch upper under `workDir`).
    */
   source(layers: readonly Layer[], workDir: string, writable: boolean, signal?: AbortSignal): Promise<{ spec: FsSpec; view: FsView }>;
+  /** A directory for a bind mount, writable with writes discarded when asked. */
+  dirSource(path: string, workDir: string, writable: boolean, signal?: AbortSignal): Promise<FsSpec>;
 }
 
 /** Overlay options: BuildKit's differ needs redirect_dir off, and index is of no use here. */
@@ -181,6 +183,27 @@ export class OverlaySnapshotter implements Snapshotter {
       view: new StackView(dirs),
     };
   }
+
+  dirSource(path: string, workDir: string, writable: boolean): Promise<FsSpec> {
+    return overlayDirSource(this.options, path, workDir, writable);
+  }
+}
+
+/** Overlay: the directory as the only lower layer under a scratch upper. */
+async function overlayDirSource(options: string[], path: string, workDir: string, writable: boolean): Promise<FsSpec> {
+  if (!writable) return { kind: 'dir', path };
+  if (!(await stat(path)).isDirectory()) {
+    // A single file: a private copy takes the writes.
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    const copy = join(workDir, 'file');
+    await copyFile(path, copy);
+    return { kind: 'dir', path: copy };
+  }
+  const upper = join(workDir, 'upper');
+  const work = join(workDir, 'work');
+  await mkdir(upper, { recursive: true, mode: 0o755 });
+  await mkdir(work, { recursive: true, mode: 0o700 });
+  return { kind: 'overlay', cwd: workDir, lower: [path], upper, work, options };
 }
 
 /** Applies `layers` in order into `dir`. */
@@ -232,6 +255,15 @@ export class CopySnapshotter implements Snapshotter {
     const dir = join(workDir, 'tree');
     await materialize(layers, dir, signal);
     return { spec: { kind: 'dir', path: dir }, view: new DirView(dir) };
+  }
+
+  async dirSource(path: string, workDir: string, writable: boolean, signal?: AbortSignal): Promise<FsSpec> {
+    if (!writable) return { kind: 'dir', path };
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    const copy = join(workDir, 'copy');
+    const cp = requireProgram('cp', 'the copying snapshotter');
+    await mustRun('RUN_SNAPSHOT_FAILED', `copying ${path}`, cp, ['-a', '--', path, copy], { signal });
+    return { kind: 'dir', path: copy };
   }
 }
 

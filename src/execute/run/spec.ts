@@ -164,7 +164,11 @@ export function ociConfig(spec: ContainerSpec, rootfsPath: string, mounts: reado
     },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sandbox ? 'ro' : 'rw'] },
+    spec.rootless && spec.network === 'host'
+      ? // Only the owner of the network namespace may mount sysfs: the host's, read-only (runc's
+        // rootless spec; BuildKit's ToRootless drops /sys, and then the layer would differ).
+        { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sandbox ? 'ro' : 'rw'] },
     { destination: '/etc/resolv.conf', type: 'bind', source: spec.resolvConf, options: ['rbind', 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: spec.hostsFile, options: ['rbind', 'ro'] },
   ];
@@ -174,9 +178,8 @@ export function ociConfig(spec: ContainerSpec, rootfsPath: string, mounts: reado
   };
   if (!spec.rootless) linux['resources'] = { devices: [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES] };
   // Rootless (BuildKit util/rootless/specconv `ToRootless`): the runtime already runs in the
-  // user namespace; no cgroups, and no /sys, which only the owner of the network namespace
-  // can mount.
-  const all = [...base, ...mounts].filter((m) => !(spec.rootless && m.destination.startsWith('/sys')));
+  // user namespace, and cgroups are not ours to configure.
+  const all = [...base, ...mounts];
   const env = [...spec.env];
   return {
     ociVersion: '1.0.2',

@@ -56,9 +56,10 @@ export function unshareScript(spec: ContainerSpec): string {
   const p = hostPrograms();
   const { lines, paths } = setupScript(spec, p);
   const R = paths.rootfs;
-  const m = shq(p.mount);
+  // -n: no utab update, which fails in a user namespace.
+  const m = `${shq(p.mount)} -n`;
   const at = (path: string) => shq(join(R, path));
-  lines.push(`echo ${shq(spec.hostname)} > /proc/sys/kernel/hostname`);
+  lines.push(p.hostname !== undefined ? `${shq(p.hostname)} ${shq(spec.hostname)}` : `echo ${shq(spec.hostname)} > /proc/sys/kernel/hostname`);
   lines.push(`${shq(p.mkdir)} -p ${at('/proc')} ${at('/dev')} ${at('/sys')}`);
   lines.push(`${m} -t proc -o nosuid,noexec,nodev proc ${at('/proc')}`);
   lines.push(`${m} -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${at('/dev')}`);
@@ -80,8 +81,10 @@ export function unshareScript(spec: ContainerSpec): string {
   }
   lines.push(`if [ -e /proc/kcore ]; then ${shq(p.ln)} -s /proc/kcore ${at('/dev/core')}; fi`);
   // /sys: only the owner of the network namespace may mount sysfs; rootless with the host's
-  // network gets none, as BuildKit's rootless spec (ToRootless) has none.
-  if (!(spec.rootless && spec.network === 'host')) {
+  // network gets the host's, read-only (as runc's rootless spec).
+  if (spec.rootless && spec.network === 'host') {
+    lines.push(`${m} --rbind /sys ${at('/sys')} && ${m} -o remount,bind,ro,nosuid,noexec,nodev ${at('/sys')}`);
+  } else {
     lines.push(`${m} -t sysfs -o nosuid,noexec,nodev,${spec.security === 'sandbox' ? 'ro' : 'rw'} sysfs ${at('/sys')}`);
   }
   if (spec.security === 'sandbox') {
