@@ -87,8 +87,9 @@ export function decompressAny(input: Readable, compression: SniffedCompression, 
  * The entries of the archive `open` gives, or undefined when it is not one (see the module
  * comment). The returned generator must be read to its end (or returned) to release the file.
  */
-export async function openArchive(open: () => Promise<Readable>, what: string): Promise<AsyncGenerator<TarReadEntry> | undefined> {
-  const raw = await open();
+export async function openArchive(open: () => Promise<AsyncIterable<Uint8Array>>, what: string): Promise<AsyncGenerator<TarReadEntry> | undefined> {
+  const opened = await open();
+  const raw = opened instanceof Readable ? opened : Readable.from(opened, { objectMode: false });
   const peeked = await peekStream(raw, 6);
   const compression = detectCompression(peeked.head);
   const stream = decompressAny(peeked.stream, compression, what);

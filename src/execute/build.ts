@@ -17,6 +17,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { BuildImageError } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import type { BuildContext } from '../context/build-context.js';
@@ -151,6 +152,31 @@ function limiter(n: number) {
   };
 }
 
+/**
+ * Joins small chunks (tar headers, small files) into chunks of about 64 KiB: gzip runs each
+ * write on the thread pool, so thousands of 512-byte writes spend their time in round trips.
+ */
+function coalesce(input: Readable, size = 64 * 1024): Readable {
+  let parts: Buffer[] = [];
+  let have = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      parts.push(chunk);
+      have += chunk.length;
+      if (have >= size) {
+        const joined = Buffer.concat(parts);
+        parts = [];
+        have = 0;
+        cb(null, joined);
+      } else cb();
+    },
+    flush(cb) {
+      cb(null, have > 0 ? Buffer.concat(parts) : undefined);
+    },
+  });
+  return pipeline(input, out, () => {}) as unknown as Readable;
+}
+
 /** The layer a step's changes make: streamed into the store, its index recorded. */
 export async function writeLayer(store: Store, snapshots: LayerSnapshots, overlay: Overlay, epoch: number | undefined, signal?: AbortSignal): Promise<Layer> {
   const { entries, index } = overlay.diff(epoch);
@@ -168,7 +194,7 @@ export async function writeLayer(store: Store, snapshots: LayerSnapshots, overla
                 },
               },
         );
-  const layer = await layerFromTar(() => writeTar(guarded, { clampMtime: epoch }), { store });
+  const layer = await layerFromTar(() => coalesce(writeTar(guarded, { clampMtime: epoch })), { store });
   await snapshots.recordIndex(layerIndexOf(layer.diffID, index, compareEntryPaths));
   return layer;
 }

@@ -42,7 +42,7 @@ export interface PendingNode {
   readonly devMinor?: number | undefined;
   readonly xattrs?: Readonly<Record<string, Buffer>> | undefined;
   /** Files: opens the content (called when the layer is written). */
-  readonly open?: (() => Promise<Readable>) | undefined;
+  readonly open?: (() => Promise<AsyncIterable<Uint8Array>>) | undefined;
   /** Hardlinks: the node linked to (must still be at `linkPath` when the layer is written). */
   readonly linkNode?: PendingNode | undefined;
   readonly linkPath?: string | undefined;
@@ -128,10 +128,11 @@ export class Overlay {
   set(path: string, node: PendingNode): void {
     if (path === '') throw new BuildImageError('EXEC_INTERNAL', 'cannot replace the root directory');
     const existing = this.lookup(path);
-    if (existing !== undefined && !(node.type === 'dir' && existing.node.type === 'dir')) {
-      // The old subtree goes: pending nodes below it, and the parent image's.
+    if (existing !== undefined && existing.node.type === 'dir' && node.type !== 'dir') {
+      // A directory is replaced: its subtree goes, pending nodes below it and the parent image's.
+      // (A non-directory has nothing below it, and a pending node shadows the image's own.)
       for (const p of [...this.pending.keys()]) if (isBelow(p, path)) this.pending.delete(p);
-      if (!existing.pending || this.baseNode(path) !== undefined) this.hidden.add(path);
+      if (this.baseNode(path)?.type === 'dir') this.hidden.add(path);
     }
     this.pending.set(path, node);
   }
@@ -167,7 +168,7 @@ export class Overlay {
   }
 
   /** Opens the content of what is at a resolved path (pending or from the parent image). */
-  openAt(path: string): Promise<Readable> {
+  openAt(path: string): Promise<AsyncIterable<Uint8Array>> {
     const f = this.lookup(path);
     if (f === undefined) return Promise.reject(new BuildImageError('EXEC_PATH_NOT_FOUND', `"/${path}": no such file`));
     if (f.pending) {

@@ -11,7 +11,7 @@
  *   the wall clock);
  * - URLs: downloaded to a temp file first (see url.ts).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BuildImageError, type SourceRange } from '../errors.js';
@@ -40,8 +40,11 @@ export interface SourceNode {
   /** Nodes with the same key are hard links of one file. */
   readonly linkKey?: unknown;
   /** Files: opens the content. */
-  readonly open?: (() => Promise<Readable>) | undefined;
+  readonly open?: Opener | undefined;
 }
+
+/** Opens some content anew (a stream or any async iterable of bytes). */
+export type Opener = () => Promise<AsyncIterable<Uint8Array>>;
 
 /** What one source matched. */
 export interface SourceMatch {
@@ -72,8 +75,24 @@ function nodeFromContext(ctx: BuildContext, e: ContextEntry & { type: FsType }, 
     devMajor: e.devMajor,
     devMinor: e.devMinor,
     linkKey: e.type === 'file' && e.nlink > 1 ? `${e.dev}:${e.ino}` : undefined,
-    open: e.type === 'file' ? async () => createReadStream(join(ctx.dir, e.path)) : undefined,
+    open: e.type === 'file' ? async () => openFile(join(ctx.dir, e.path), e.size) : undefined,
   };
+}
+
+/** Files up to this size are read in one synchronous call (see `openFile`). */
+export const SMALL_FILE = 256 * 1024;
+
+/**
+ * A file's content as a stream. Small files are read with one synchronous call: a stream costs
+ * several thread-pool round trips (open, read, read, close) per file, which dominates copying
+ * many small files (20,000 files: 7 s with streams, a fraction with sync reads).
+ */
+export function openFile(path: string, size: number): AsyncIterable<Uint8Array> {
+  if (size > SMALL_FILE) return createReadStream(path);
+  const bytes = readFileSync(path);
+  return (async function* () {
+    yield bytes;
+  })();
 }
 
 /** Matches of context sources (each string a source as written). */
