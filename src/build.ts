@@ -14,6 +14,7 @@ import { parseDigest, type Digest } from './image/digest.js';
 import type { Image } from './image/image.js';
 import type { Platform } from './image/schema.js';
 import { checkDockerfile } from './instructions/check.js';
+import type { BuildEvent } from './events.js';
 import { readOciLayout } from './oci/layout.js';
 import { planBuild, type BuildContextSpec, type PlanResolvers } from './plan/plan.js';
 import type { ImageOrigin, Plan } from './plan/types.js';
@@ -21,12 +22,6 @@ import { hostPlatform, normalizePlatform, parsePlatform } from './registry/platf
 import { resolveImage as resolveRegistryImage, type ResolvedImage as RegistryImage } from './registry/pull.js';
 import { createRegistrySession, type RegistrySession } from './registry/session.js';
 import { openStore, type Store } from './store/store.js';
-
-/** Progress and diagnostics, one object per event (also the CLI's `--progress rawjson`). */
-export type BuildEvent =
-  | { readonly type: 'plan'; readonly stages: number; readonly steps: number }
-  | { readonly type: 'warning'; readonly code: string; readonly message: string }
-  | { readonly type: string; readonly [key: string]: unknown };
 
 export const buildOptionsSchema = z
   .object({
@@ -260,4 +255,120 @@ export class BuildErrors extends BuildImageError {
 
 function aggregate(errors: readonly BuildImageError[]): BuildImageError {
   return errors.length === 1 ? errors[0]! : new BuildErrors(errors);
+}
+
+// --- build -------------------------------------------------------------------------------------
+
+export interface BuildOutput {
+  /** `oci`, `docker`, `local`, `tar`, `registry`, or `store` (the default: the local image store). */
+  readonly type: string;
+  /** Where it was written (a file, a directory, or the pushed reference). */
+  readonly location: string;
+  /** The image's manifest digest there. */
+  readonly digest: Digest;
+}
+
+export interface BuildResult {
+  /** The image's manifest digest. */
+  readonly digest: Digest;
+  readonly image: Image;
+  /** The image config's digest (what `--iidfile` writes, as docker does). */
+  readonly configDigest: Digest;
+  readonly plan: Plan;
+  readonly outputs: readonly BuildOutput[];
+  /** The store, which is also an OCI layout holding every image built without `--output`. */
+  readonly store: string;
+}
+
+/** The tag an image gets in the local image store when no `-t` was given. */
+function defaultTag(contextDir: string): string {
+  const base = contextDir.split('/').filter(Boolean).pop() ?? 'image';
+  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'image';
+  return `${name}:latest`;
+}
+
+/**
+ * Builds: plans, runs every step (cached ones are reused), and writes the outputs. Without
+ * `outputs` the image goes into the local image store — the store directory, which is an OCI
+ * image layout — tagged with `tags[0]` or `<context dir>:latest`.
+ */
+export async function build(input: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const prepared = await prepareBuild(input);
+  const o = prepared.options;
+  const emit = o.onEvent ?? (() => undefined);
+  try {
+    const { executePlan, defaultImageProvider } = await import('./execute/build.js');
+    const { parseOutput, writeOutputs } = await import('./execute/output.js');
+    const { RunExecutor } = await import('./execute/run/executor.js');
+    const { secretsFrom } = await import('./execute/run/secrets.js');
+    const { fetchLayers } = await import('./registry/pull.js');
+    const { pushImage } = await import('./registry/push.js');
+    const { writeOciLayout } = await import('./oci/layout.js');
+
+    const named = new Map<string, BuildContext>();
+    for (const [name, c] of prepared.namedContexts) if (c.context) named.set(name, c.context);
+    const contexts = { main: prepared.context, named };
+    const registryImage = async (digest: Digest, ref: string): Promise<Image> => {
+      const known = prepared.images.get(digest);
+      if (known?.registry) {
+        await fetchLayers(known.registry, { session: prepared.session, store: prepared.store });
+        return known.image;
+      }
+      if (known) return known.image;
+      throw new BuildImageError('BUILD_IMAGE_UNKNOWN', `image ${ref}@${digest} was not resolved while planning`);
+    };
+    const imageProvider = defaultImageProvider({ puller: (ref, { digest }) => registryImage(digest, ref) });
+    const runner = new RunExecutor({
+      network: o.network === 'none' ? 'none' : 'host',
+      secrets: secretsFrom(o.secrets),
+      contexts,
+      plan: prepared.plan,
+      image: async (ref) => {
+        for (const [digest, v] of prepared.images) if (v.origin.kind === 'registry' && (v.registry?.pinned === ref || digest === ref)) return registryImage(digest as Digest, ref);
+        throw new BuildImageError('BUILD_IMAGE_UNKNOWN', `image ${ref} was not resolved while planning`);
+      },
+      onOutput: (id, chunk) => emit({ type: 'step-output', id, stream: chunk.stream, data: chunk.data.toString(), time: Date.now() }),
+    });
+    const image = await executePlan(prepared.plan, {
+      store: prepared.store,
+      contexts,
+      imageProvider,
+      runner,
+      signal: o.signal,
+      onEvent: emit,
+      noCache: o.noCache,
+      jobs: o.jobs,
+    });
+
+    const outputs: BuildOutput[] = [];
+    const specs = o.outputs.map((text) => parseOutput(text));
+    const pusher = async (img: Image, ref: string) => pushImage(img, ref, { session: prepared.session, store: prepared.store });
+    const tag = o.tags[0];
+    const withName = specs.map((spec) =>
+      (spec.type === 'oci' || spec.type === 'docker') && spec.name === undefined && tag !== undefined ? { ...spec, name: tag } : spec,
+    );
+    const written = await writeOutputs(image, withName, { pusher, epoch: prepared.epoch, signal: o.signal });
+    for (const r of written) {
+      const spec = r.spec;
+      outputs.push({ type: spec.type, location: spec.type === 'registry' ? spec.name : spec.dest, digest: r.digest });
+    }
+    if (specs.length === 0) {
+      // The local image store: the store root is an OCI layout (its blobs are already there).
+      const tags = o.tags.length > 0 ? o.tags : [defaultTag(prepared.contextDir)];
+      for (const t of tags) await writeOciLayout(prepared.store.root, image, { tag: t });
+      outputs.push({ type: 'store', location: `${prepared.store.root}:${tags[0]}`, digest: image.digest() });
+    }
+    emit({ type: 'done', digest: image.digest(), outputs: outputs.map((x) => x.location), time: Date.now(), duration: Date.now() - started });
+    return {
+      digest: image.digest(),
+      image,
+      configDigest: image.configDigest(),
+      plan: prepared.plan,
+      outputs,
+      store: prepared.store.root,
+    };
+  } finally {
+    prepared.close();
+  }
 }

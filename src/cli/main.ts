@@ -4,9 +4,10 @@
  *
  * Exit codes: 0 success, 1 the Dockerfile or the build failed, 2 bad command-line usage.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { prepareBuild, type BuildOptions } from '../build.js';
+import { prepareBuild, type BuildOptions, type BuildResult } from '../build.js';
+import { createProgress, type ProgressMode, type ProgressOutput } from './progress.js';
 import { BuildImageError } from '../errors.js';
 import { formatPlan, type PlanFormat } from '../plan/format.js';
 import { checkDockerfile } from '../instructions/check.js';
@@ -22,6 +23,10 @@ export interface Io {
   readonly readStdin?: () => Promise<string>;
   /** The environment (for `--build-arg NAME` and SOURCE_DATE_EPOCH); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Where progress goes (default: stderr, not a terminal). */
+  readonly progress?: ProgressOutput;
+  /** Installs Ctrl-C handling for a build; returns the function that removes it. */
+  readonly signals?: (onSignal: () => void) => () => void;
 }
 
 export const EXIT_OK = 0;
@@ -49,7 +54,21 @@ const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
 ];
 
-const BUILD_OPTIONS: OptionSpec[] = [...COMMON_OPTIONS];
+const BUILD_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS.filter((o) => o.name !== 'help'),
+  { name: 'tag', short: 't', type: 'strings', value: 'NAME[:TAG]', description: 'name the image (OCI ref.name, docker archive tag, store tag)' },
+  { name: 'output', short: 'o', type: 'strings', value: 'SPEC', description: 'type=oci|docker|local|tar|registry,dest=…,name=… (BuildKit syntax; DIR alone = type=local)' },
+  { name: 'push', type: 'boolean', description: 'push the image to every -t name (same as -o type=registry,name=…)' },
+  { name: 'load', type: 'boolean', description: 'load the image into docker (or podman) when one is installed' },
+  { name: 'no-cache', type: 'boolean', description: 'do not use the build cache' },
+  { name: 'secret', type: 'strings', value: 'id=ID,src=FILE|env=VAR', description: 'a secret for RUN --mount=type=secret' },
+  { name: 'network', type: 'string', value: 'default|none|host', description: 'network for RUN steps (default: host\'s network)' },
+  { name: 'progress', type: 'string', value: 'auto|tty|plain|rawjson|quiet', description: 'how to show progress (default auto)' },
+  { name: 'iidfile', type: 'string', value: 'FILE', description: 'write the image ID (sha256:… of the config) to FILE' },
+  { name: 'metadata-file', type: 'string', value: 'FILE', description: 'write build results (digests, names, outputs) as JSON to FILE' },
+  { name: 'jobs', type: 'string', value: 'N', description: 'steps run at the same time (default: CPU count)' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
+];
 
 const PLAN_OPTIONS: OptionSpec[] = [
   ...COMMON_OPTIONS.filter((o) => o.name !== 'help'),
@@ -158,20 +177,110 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(commandHelp('build'));
     return EXIT_OK;
   }
-  if (positionals.length > 1) {
-    throw new BuildImageError('CLI_USAGE', `build takes one context directory, got ${positionals.length}: ${positionals.join(' ')}`);
+  const tags = (options['tag'] as string[] | undefined) ?? [];
+  const outputs = [...((options['output'] as string[] | undefined) ?? [])].map((o) => (o.includes('=') || o === '-' ? o : `type=local,dest=${o}`));
+  if (options['push']) {
+    if (tags.length === 0) throw new BuildImageError('CLI_USAGE', '--push needs at least one -t NAME to push to');
+    for (const t of tags) outputs.push(`type=registry,name=${t}`);
   }
-  const context = positionals[0] ?? '.';
-  const file = (options['file'] as string | undefined) ?? `${context.replace(/\/+$/, '')}/Dockerfile`;
-  const text = await readDockerfile(file, io);
-  const checked = checkDockerfile(text, { file });
-  if (checked.errors.length > 0) {
-    printErrors(checked.errors, io);
-    return EXIT_FAILED;
+  const network = (options['network'] as string | undefined) ?? 'default';
+  if (!['default', 'none', 'host'].includes(network)) {
+    throw new BuildImageError('CLI_BAD_FLAG', `invalid --network "${network}"`, { suggestion: didYouMean(network, ['default', 'none', 'host']) ?? 'use default, none or host' });
   }
-  const stages = checked.stages!.stages;
-  io.stderr(`${file}: ${stages.length} stage${stages.length === 1 ? '' : 's'}, ${checked.ast!.instructions.length} instructions, valid\n`);
+  const progressMode = (options['progress'] as string | undefined) ?? 'auto';
+  const modes = ['auto', 'tty', 'plain', 'rawjson', 'quiet'];
+  if (!modes.includes(progressMode)) {
+    throw new BuildImageError('CLI_BAD_FLAG', `invalid --progress "${progressMode}"`, { suggestion: didYouMean(progressMode, modes) ?? `use one of ${modes.join(', ')}` });
+  }
+  const jobsText = options['jobs'] as string | undefined;
+  if (jobsText !== undefined && !/^[1-9]\d*$/.test(jobsText)) throw new BuildImageError('CLI_BAD_FLAG', `invalid --jobs "${jobsText}": expected a positive number`);
+  const progress = createProgress(progressMode as ProgressMode, io.progress ?? { write: io.stderr });
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new BuildImageError('BUILD_CANCELLED', 'build cancelled'));
+  const handlers = io.signals ? io.signals(onSignal) : undefined;
+  let result;
+  try {
+    const { build } = await import('../build.js');
+    result = await build({
+      ...commonBuildOptions(options, positionals, io, 'build'),
+      tags,
+      outputs,
+      noCache: (options['no-cache'] as boolean | undefined) ?? false,
+      secrets: (options['secret'] as string[] | undefined) ?? [],
+      network: network as 'default' | 'none' | 'host',
+      jobs: jobsText === undefined ? undefined : Number(jobsText),
+      signal: controller.signal,
+      onEvent: (e) => progress.event(e),
+    });
+  } finally {
+    progress.close();
+    handlers?.();
+  }
+  if (options['iidfile']) await writeFile(resolve(io.cwd, options['iidfile'] as string), result.configDigest);
+  if (options['metadata-file']) {
+    const meta: Record<string, unknown> = {
+      'containerimage.digest': result.digest,
+      'containerimage.config.digest': result.configDigest,
+      'build-image.outputs': result.outputs,
+    };
+    if (tags.length > 0) meta['image.name'] = tags.join(',');
+    await writeFile(resolve(io.cwd, options['metadata-file'] as string), JSON.stringify(meta, null, 2) + '\n');
+  }
+  let loaded: string | undefined;
+  if (options['load']) loaded = await loadIntoEngine(result.image, tags, io);
+  io.stderr(describeResult(result, tags, loaded));
   return EXIT_OK;
+}
+
+/** Where the image went and what to do next, for people. */
+function describeResult(result: BuildResult, tags: readonly string[], loaded: string | undefined): string {
+  const lines = [`built ${result.digest}`];
+  for (const o of result.outputs) {
+    switch (o.type) {
+      case 'store': {
+        const name = o.location.slice(result.store.length + 1);
+        lines.push(`  stored in the local image store (an OCI layout): ${o.location}`);
+        lines.push(`  load into docker:  skopeo copy oci:${o.location} docker-daemon:${name}`);
+        lines.push(`               or:  build-image -o type=docker,dest=image.tar … && docker load -i image.tar`);
+        lines.push(`  push:             build-image -t REGISTRY/NAME:TAG --push …`);
+        break;
+      }
+      case 'registry':
+        lines.push(`  pushed ${o.location}@${o.digest}`);
+        break;
+      case 'docker':
+        lines.push(`  docker archive: ${o.location}  (docker load -i ${o.location})`);
+        break;
+      case 'oci':
+        lines.push(`  OCI ${o.location.endsWith('.tar') ? 'archive' : 'output'}: ${o.location}`);
+        break;
+      default:
+        lines.push(`  ${o.type}: ${o.location}`);
+    }
+  }
+  if (loaded) lines.push(`  loaded into ${loaded}${tags[0] ? ` as ${tags[0]}` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** --load: pipes a docker archive into `docker load` (or `podman load`). */
+async function loadIntoEngine(image: BuildResult['image'], tags: readonly string[], io: Io): Promise<string> {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const { dockerArchiveStream } = await import('../oci/docker.js');
+  const engine = ['docker', 'podman'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
+  if (engine === undefined) {
+    throw new BuildImageError('CLI_NO_ENGINE', '--load needs docker or podman, and neither is installed', {
+      suggestion: 'write an archive with -o type=docker,dest=image.tar and load it where an engine runs',
+    });
+  }
+  const child = spawn(engine, ['load'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => io.stderr(d.toString()));
+  const { pipeline } = await import('node:stream/promises');
+  await pipeline(await dockerArchiveStream(image, { tags: [...tags] }), child.stdin);
+  const code: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
+  if (code !== 0) throw new BuildImageError('CLI_LOAD_FAILED', `${engine} load failed (exit ${code}): ${stderr.trim()}`);
+  return engine;
 }
 
 /** The library options from the command line's shared options. */
