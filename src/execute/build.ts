@@ -35,6 +35,7 @@ import { copyChanges, type FileStepDeps } from './copy.js';
 import { layerIndexOf, type Overlay } from './overlay.js';
 import type { RootView } from './rootfs.js';
 import { unsupportedRunner, type Runner } from './runner.js';
+import { withRange } from './sources.js';
 import { LayerSnapshots } from './snapshots.js';
 import type { UrlFetcher } from './url.js';
 import { workdirChanges } from './workdir.js';
@@ -396,7 +397,7 @@ class Build {
     } catch (error) {
       const now = Date.now();
       this.emit({ type: 'step-error', id: step.id, time: now, duration: now - started, message: error instanceof Error ? error.message : String(error) });
-      throw error;
+      throw withRange(error, step.range);
     }
   }
 
