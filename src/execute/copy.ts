@@ -29,6 +29,16 @@
  * rest of the source as an include pattern, creating the parents with their source metadata.
  * `--link` copies onto an empty tree (nothing of the image is read or followed; names in
  * `--chown` cannot be resolved) unless `--chmod` is given, as BuildKit then ignores `--link`.
+ *
+ * Where we knowingly differ from BuildKit (each one a case where BuildKit silently does
+ * something nobody wants):
+ * - several matches (files) onto a destination that is neither an existing directory nor ends
+ *   in `/` fail with the classic builder's message; BuildKit copies each over the previous one
+ *   (moby/buildkit#1853). Directory matches merging into one destination stay allowed, as in
+ *   BuildKit's own tests (`ADD --exclude=… dir* /5`);
+ * - `--chown` with a user or group the image does not list fails; BuildKit uses id 0;
+ * - times BuildKit takes from the clock (created parents, heredoc files) are SOURCE_DATE_EPOCH,
+ *   else 0, and every mtime is clamped to SOURCE_DATE_EPOCH (BuildKit's rewrite-timestamp).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -378,8 +388,7 @@ export async function copyChanges(step: CopyStep, deps: FileStepDeps): Promise<O
   const downloads: { file: string }[] = [];
   const groups = await gather(step, deps, now, downloads);
 
-  // Several things to one destination need it to be a directory (see the report: BuildKit
-  // itself does not check, and then silently overwrites — moby/buildkit#1853).
+  // Several things to one destination need it to be a directory (see the module comment).
   const all = groups.flatMap((g) => g.matches);
   if (all.length > 1 && !step.dest.endsWith('/') && all.some((m) => m.root.type !== 'dir')) {
     if (overlay.statType(step.dest) !== 'dir') {

@@ -282,3 +282,16 @@ describe('layer digests are stable', () => {
     expect(a.layers.at(-1)!.diffID as Digest).toMatch(/^sha256:/);
   });
 });
+
+describe('errors carry the step range', () => {
+  it('a context file that changed after the context was read fails the step at its line', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const c = await makeContext({ 'grow.txt': 'short' });
+    await writeFile(join(c.dir, 'grow.txt'), 'much longer than before');
+    const range = { start: { line: 7, column: 1, offset: 70 }, end: { line: 7, column: 10, offset: 79 } };
+    await expect(executePlan(plan([{ steps: [copyStep(0, [ctx('grow.txt')], '/g', { range })] }]), { store: await newStore(), contexts: { main: c } })).rejects.toMatchObject({
+      code: 'IMAGE_TAR_SIZE_MISMATCH',
+      range,
+    });
+  });
+});
