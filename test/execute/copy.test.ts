@@ -511,3 +511,17 @@ describe('COPY: extended attributes', () => {
     expect(seen).toEqual(['g security.capability']);
   });
 });
+
+describe('COPY: symlinks of the image inside the destination tree', () => {
+  it('security: a file copied onto a symlink of the image replaces the link, never writes through it', async () => {
+    const c = await makeContext({ 'tree/etc-link': 'a file now' });
+    const b = await build([copy(['tree'], '/')], { context: c });
+    expect(await b.added()).toEqual([[`f 0644 0:0 etc-link ${sha('a file now')}`]]);
+    expect(await b.tree('etc/passwd')).toEqual([expect.stringMatching(/^f 0644 0:0 etc\/passwd /)]);
+  });
+
+  it('a copied directory onto a symlink of the image fails, as fsutil does (no write through the link)', async () => {
+    const c = await makeContext({ 'tree/bin/extra': 'x' });
+    await expect(build([copy(['tree'], '/')], { context: c })).rejects.toMatchObject({ code: 'EXEC_COPY_CONFLICT', message: 'cannot copy to non-directory: /bin' });
+  });
+});
