@@ -163,6 +163,8 @@ export async function executeStep(job: StepJob): Promise<StepOutcome> {
       throw err;
     }
     const env = step.env.some((e) => e.startsWith('PATH=')) ? [...step.env] : [...step.env, DEFAULT_PATH_ENV];
+    // runc sets HOME from /etc/passwd when the environment has none; the built-in runner too.
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const cwd = posix.normalize(step.workdir === '' ? '/' : step.workdir);
     // The working directory: created if missing, owned by the step's user.
     const mkdirs: MkdirOp[] = [];

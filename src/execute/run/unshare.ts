@@ -138,8 +138,9 @@ export function unshareScript(spec: ContainerSpec): string {
   // The final exec chain.
   const env: string[] = [shq(p.env), '-i'];
   spec.secretEnv.forEach((s, i) => env.push('-S', shq(`${s.name}=\${__BUILD_IMAGE_SECRET_${i}}`)));
-  env.push('--');
-  for (const kv of spec.env) if (envName(kv) !== '') env.push(shq(kv));
+  // No `--`: env stops at its first operand (its option string starts with "+"), and `--`
+  // after -S would be taken for the command. Names starting with "-" cannot be passed.
+  for (const kv of spec.env) if (envName(kv) !== '' && !kv.startsWith('-')) env.push(shq(kv));
   const setpriv = [shq(p.setpriv), `--regid=${spec.gid}`];
   setpriv.push(spec.additionalGids.length > 0 ? `--groups=${spec.additionalGids.join(',')}` : '--clear-groups');
   if (spec.security === 'sandbox') setpriv.push(`--bounding-set=${setprivCaps()}`);

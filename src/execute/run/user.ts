@@ -22,6 +22,11 @@ export interface ExecUser {
   readonly gid: number;
   /** Supplementary groups, the primary gid first. */
   readonly additionalGids: readonly number[];
+  /**
+   * The home directory runc sets as HOME when the environment has none: the /etc/passwd entry
+   * of the uid, else `/` (runc libcontainer `setupUser`).
+   */
+  readonly home: string;
 }
 
 const MAX_ID = 2 ** 31 - 1;
@@ -44,6 +49,7 @@ interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
+  home: string;
 }
 interface GroupEntry {
   name: string;
@@ -60,7 +66,7 @@ function lines(text: string): string[][] {
 }
 
 function parsePasswd(text: string): PasswdEntry[] {
-  return lines(text).map((f) => ({ name: f[0] ?? '', uid: atoi(f[2] ?? '') ?? 0, gid: atoi(f[3] ?? '') ?? 0 }));
+  return lines(text).map((f) => ({ name: f[0] ?? '', uid: atoi(f[2] ?? '') ?? 0, gid: atoi(f[3] ?? '') ?? 0, home: f[5] ?? '' }));
 }
 
 function parseGroup(text: string): GroupEntry[] {
@@ -83,26 +89,29 @@ function rangeError(what: string): BuildImageError {
 export async function resolveExecUser(spec: string, view: FsView): Promise<ExecUser> {
   const isDefault = spec === '';
   const name = isDefault ? '0' : spec;
+  const passwd = (await readViewFile(view, '/etc/passwd').catch(() => undefined))?.toString('utf8');
+  const homeOf = (uid: number) => (passwd === undefined ? undefined : parsePasswd(passwd).find((u) => u.uid === uid)?.home) || '/';
   // Fast path: both parts given and numeric.
   const colon = name.indexOf(':');
   if (colon >= 0) {
     const u = parseId(name.slice(0, colon));
     const g = parseId(name.slice(colon + 1));
-    if (u !== undefined && g !== undefined) return { uid: u, gid: g, additionalGids: [g] };
+    if (u !== undefined && g !== undefined) return { uid: u, gid: g, additionalGids: [g], home: homeOf(u) };
   }
   const userArg = colon >= 0 ? name.slice(0, colon) : name;
   const groupArg = colon >= 0 ? name.slice(colon + 1) : '';
-  const passwdText = await readViewFile(view, '/etc/passwd');
   const groupText = await readViewFile(view, '/etc/group');
+  let ids: Omit<ExecUser, 'home'>;
   try {
-    return execUser(userArg, groupArg, passwdText?.toString('utf8'), groupText?.toString('utf8'));
+    ids = execUser(userArg, groupArg, passwd, groupText?.toString('utf8'));
   } catch (err) {
-    if (isDefault) return { uid: 0, gid: 0, additionalGids: [0] };
-    throw err;
+    if (!isDefault) throw err;
+    ids = { uid: 0, gid: 0, additionalGids: [0] };
   }
+  return { ...ids, home: homeOf(ids.uid) };
 }
 
-function execUser(userArg: string, groupArg: string, passwd: string | undefined, group: string | undefined): ExecUser {
+function execUser(userArg: string, groupArg: string, passwd: string | undefined, group: string | undefined): Omit<ExecUser, 'home'> {
   let uid = 0;
   let gid = 0;
   let sgids: number[] = [];

@@ -81,6 +81,7 @@ export async function readXattrsRecursive(root: string, pattern: string): Promis
     '--absolute-names',
     '--recursive',
     '--physical',
+    '--no-dereference',
     '--dump',
     '--encoding=hex',
     `--match=${pattern}`,
