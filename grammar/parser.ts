@@ -71,7 +71,7 @@ class DockerfileParser extends EmbeddedActionsParser {
    * builds a validating one.
    */
   constructor(validate = false) {
-    super(T.allTokens as TokenType[], { maxLookahead: 3, skipValidations: !validate });
+    super(T.allTokens as TokenType[], { maxLookahead: 1, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -102,6 +102,11 @@ class DockerfileParser extends EmbeddedActionsParser {
     }
   }
 
+  /** Blanks, then a `--flag`. */
+  private flagsAhead(): boolean {
+    return this.LA(1).tokenType === T.Whitespace && this.nextNonBlank() === T.Flag;
+  }
+
   /** Whitespace, then a word (not the line end). */
   private wordAfterBlanks(): boolean {
     return this.LA(1).tokenType === T.Whitespace && !LINE_END.has(this.nextNonBlank());
@@ -117,10 +122,17 @@ class DockerfileParser extends EmbeddedActionsParser {
     const directives: IToken[] = [];
     const comments: IToken[] = [];
     const instructions: InstructionShape[] = [];
-    this.MANY(() => {
-      directives.push(this.SUBRULE(this.directiveLine));
+    this.MANY({
+      // LL(1) with a gate: blanks then a directive (a continuation can never come first).
+      GATE: () => this.nextNonBlank() === T.Directive,
+      DEF: () => {
+        directives.push(this.SUBRULE(this.directiveLine));
+      },
     });
-    this.MANY2(() => {
+    this.MANY2({
+      // Blanks followed by the end of the input are the file's last line (below).
+      GATE: () => !(this.LA(1).tokenType === T.Whitespace && this.nextNonBlank() === EOF),
+      DEF: () => {
       this.MANY3(() => this.CONSUME(T.Whitespace));
       this.OR([
         { ALT: () => this.CONSUME(T.Newline) },
@@ -141,6 +153,7 @@ class DockerfileParser extends EmbeddedActionsParser {
           },
         },
       ]);
+      },
     });
     // A last line holding only blanks (no newline after it).
     this.MANY4(() => this.CONSUME2(T.Whitespace));
@@ -203,112 +216,112 @@ class DockerfileParser extends EmbeddedActionsParser {
 
   public fromInstruction = this.RULE('fromInstruction', () => {
     this.CONSUME(T.From);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.words));
     return { family: 'from' as const };
   });
 
   public runInstruction = this.RULE('runInstruction', () => {
     this.CONSUME(T.Run);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.commandForm));
     return { family: 'run' as const, form };
   });
 
   public cmdInstruction = this.RULE('cmdInstruction', () => {
     this.CONSUME(T.Cmd);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.commandForm));
     return { family: 'cmd' as const, form };
   });
 
   public entrypointInstruction = this.RULE('entrypointInstruction', () => {
     this.CONSUME(T.Entrypoint);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.commandForm));
     return { family: 'entrypoint' as const, form };
   });
 
   public shellInstruction = this.RULE('shellInstruction', () => {
     this.CONSUME(T.Shell);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.commandForm));
     return { family: 'shell' as const, form };
   });
 
   public copyInstruction = this.RULE('copyInstruction', () => {
     this.CONSUME(T.Copy);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.pathList));
     return { family: 'copy' as const, form };
   });
 
   public addInstruction = this.RULE('addInstruction', () => {
     this.CONSUME(T.Add);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.pathList));
     return { family: 'add' as const, form };
   });
 
   public volumeInstruction = this.RULE('volumeInstruction', () => {
     this.CONSUME(T.Volume);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const form = this.OPTION2(() => this.SUBRULE(this.pathList));
     return { family: 'volume' as const, form };
   });
 
   public envInstruction = this.RULE('envInstruction', () => {
     this.CONSUME(T.Env);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.keyValues));
     return { family: 'env' as const };
   });
 
   public labelInstruction = this.RULE('labelInstruction', () => {
     this.CONSUME(T.Label);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.keyValues));
     return { family: 'label' as const };
   });
 
   public argInstruction = this.RULE('argInstruction', () => {
     this.CONSUME(T.Arg);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.keyValues));
     return { family: 'arg' as const };
   });
 
   public exposeInstruction = this.RULE('exposeInstruction', () => {
     this.CONSUME(T.Expose);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.words));
     return { family: 'expose' as const };
   });
 
   public userInstruction = this.RULE('userInstruction', () => {
     this.CONSUME(T.User);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.text));
     return { family: 'user' as const };
   });
 
   public workdirInstruction = this.RULE('workdirInstruction', () => {
     this.CONSUME(T.Workdir);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.text));
     return { family: 'workdir' as const };
   });
 
   public stopsignalInstruction = this.RULE('stopsignalInstruction', () => {
     this.CONSUME(T.Stopsignal);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.text));
     return { family: 'stopsignal' as const };
   });
 
   public maintainerInstruction = this.RULE('maintainerInstruction', () => {
     this.CONSUME(T.Maintainer);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     this.OPTION2(() => this.SUBRULE(this.text));
     return { family: 'maintainer' as const };
   });
@@ -316,7 +329,7 @@ class DockerfileParser extends EmbeddedActionsParser {
   /** HEALTHCHECK [flags] (NONE | CMD command | type …): the type is any first word. */
   public healthcheckInstruction = this.RULE('healthcheckInstruction', () => {
     this.CONSUME(T.Healthcheck);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     let form: 'exec' | 'shell' | undefined;
     this.OPTION2({
       GATE: () => this.wordAfterBlanks(),
@@ -336,7 +349,7 @@ class DockerfileParser extends EmbeddedActionsParser {
   /** ONBUILD [flags] instruction: the rest of the line is parsed again as an instruction. */
   public onbuildInstruction = this.RULE('onbuildInstruction', () => {
     this.CONSUME(T.Onbuild);
-    this.OPTION(() => this.SUBRULE(this.flags));
+    this.OPTION({ GATE: () => this.flagsAhead(), DEF: () => this.SUBRULE(this.flags) });
     const inner = this.OPTION2({
       GATE: () => this.wordAfterBlanks(),
       DEF: () => {
