@@ -3,11 +3,12 @@
  * leave nothing behind), secrets absent from everything stored, SOURCE_DATE_EPOCH, users that
  * do not exist, and concurrent steps — through each runner.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceRange } from '../../../src/errors.js';
+import { layerFromEntries } from '../../../src/image/layer.js';
 import { RunStepError } from '../../../src/execute/run/execute.js';
 import { secretsFromValues } from '../../../src/execute/run/secrets.js';
 import { openStore, type Store } from '../../../src/store/store.js';
@@ -24,6 +25,19 @@ const MODES: Mode[] = [
 ];
 
 const RANGE: SourceRange = { start: { line: 4, column: 1, offset: 40 }, end: { line: 4, column: 30, offset: 69 } };
+
+/** cgroups runc made for our containers and did not remove. */
+function leftoverCgroups(): string[] {
+  const out: string[] = [];
+  for (const ctl of readdirSync('/sys/fs/cgroup')) {
+    try {
+      out.push(...readdirSync(join('/sys/fs/cgroup', ctl)).filter((n) => n.startsWith('build-image-')));
+    } catch {
+      // not a directory
+    }
+  }
+  return out;
+}
 
 /** Every regular file below `dir` (blobs gunzipped too), as buffers. */
 function storedBytes(dir: string): { path: string; data: Buffer }[] {
@@ -58,6 +72,7 @@ describe.runIf(canRun).each(MODES)('RUN with $name', (mode) => {
     expect(mountPoints()).toEqual(mountsBefore);
     expect(processesMentioning(store.root)).toEqual([]);
     expect(workDirs(store)).toEqual([]);
+    expect(leftoverCgroups()).toEqual([]);
   });
 
   it('runs in its own PID, mount, UTS and IPC namespaces; PID 1 is the step', async () => {
@@ -169,6 +184,25 @@ describe.runIf(canRun).each(MODES)('RUN with $name', (mode) => {
       'd 0755 0:0 proc @1000',
       'd 0755 0:0 sys @1000',
     ]);
+  });
+
+  it('a cache mount from another stage starts with its content', async () => {
+    const seed = await layerFromEntries([
+      { path: 'seed', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 },
+      { path: 'seed/a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, data: 'seeded\n' },
+    ]);
+    const sources = async () => ({ kind: 'layers' as const, layers: [seed], identity: `stage seed ${seed.diffID}` });
+    const spec = `type=cache,target=/c,from=seed,source=/seed,id=seeded-${mode.name}`;
+    await execute(mode, runStep('cat /c/a > /dev/null && echo more >> /c/a', { mountSpecs: [spec] }), { store, sources });
+    const { layer } = await execute(mode, runStep('cat /c/a > /out', { mountSpecs: [spec] }), { store, sources });
+    expect(await entries(layer)).toContain(`f 0644 0:0 out ${h('seeded\nmore\n')}`);
+  });
+
+  it('work directories of a dead process are removed by the next step', async () => {
+    const stale = join(store.root, 'state', 'run-tmp', '999999-s0.1-dead');
+    mkdirSync(join(stale, 'root', 'upper'), { recursive: true });
+    await execute(mode, runStep('true'), { store });
+    expect(existsSync(stale)).toBe(false);
   });
 
   it('steps run side by side on one store', async () => {
