@@ -5,11 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.js';
 import { BuildContext } from './context/build-context.js';
 import { HashCache } from './context/hash.js';
 import { findIgnoreFile } from './context/ignore.js';
-import { BuildImageError } from './errors.js';
+import { BuildImageError, type SourceRange } from './errors.js';
 import { parseDigest, type Digest } from './image/digest.js';
 import type { Image } from './image/image.js';
 import type { Platform } from './image/schema.js';
@@ -23,48 +24,46 @@ import { resolveImage as resolveRegistryImage, type ResolvedImage as RegistryIma
 import { createRegistrySession, type RegistrySession } from './registry/session.js';
 import { openStore, type Store } from './store/store.js';
 
-export const buildOptionsSchema = z
-  .object({
+export const buildOptionsSchema = z.strictObject({
     /** The build context directory. */
-    context: z.string().default('.'),
+    context: z._default(z.string(), '.'),
     /** The Dockerfile (default CONTEXT/Dockerfile). */
-    file: z.string().optional(),
+    file: z.optional(z.string()),
     /** The Dockerfile's text, instead of reading `file`. */
-    dockerfile: z.string().optional(),
+    dockerfile: z.optional(z.string()),
     /** The stage to build (default: the last one). */
-    target: z.string().optional(),
+    target: z.optional(z.string()),
     /** `--build-arg NAME=value`. */
-    buildArgs: z.record(z.string(), z.string()).default({}),
+    buildArgs: z._default(z.record(z.string(), z.string()), {}),
     /** `--platform os/arch[/variant]` (default: the host's). */
-    platform: z.string().optional(),
+    platform: z.optional(z.string()),
     /** `--build-context NAME=DIR` or `NAME=oci-layout://PATH[:TAG|@DIGEST]`. */
-    buildContexts: z.record(z.string(), z.string()).default({}),
+    buildContexts: z._default(z.record(z.string(), z.string()), {}),
     /** `-t/--tag`: names for the image. */
-    tags: z.array(z.string()).default([]),
+    tags: z._default(z.array(z.string()), []),
     /** `-o/--output` specs, BuildKit syntax (`type=oci,dest=out.tar`). */
-    outputs: z.array(z.string()).default([]),
+    outputs: z._default(z.array(z.string()), []),
     /** The store (default $XDG_CACHE_HOME/build-image). */
-    cacheDir: z.string().optional(),
+    cacheDir: z.optional(z.string()),
     /** Do not use the build cache (steps still get stored). */
-    noCache: z.boolean().default(false),
+    noCache: z._default(z.boolean(), false),
     /** Ask registries for base image tags again. */
-    pull: z.boolean().default(false),
+    pull: z._default(z.boolean(), false),
     /** Default network mode for RUN. */
-    network: z.enum(['default', 'none', 'host']).default('default'),
+    network: z._default(z.enum(['default', 'none', 'host']), 'default'),
     /** `--secret id=ID,src=FILE|env=VAR`. */
-    secrets: z.array(z.string()).default([]),
+    secrets: z._default(z.array(z.string()), []),
     /** Parallel steps (default: the number of CPUs). */
-    jobs: z.number().int().positive().optional(),
+    jobs: z.optional(z.int().check(z.positive())),
     /** SOURCE_DATE_EPOCH (seconds); default from the environment variable. */
-    sourceDateEpoch: z.number().int().nonnegative().optional(),
+    sourceDateEpoch: z.optional(z.int().check(z.nonnegative())),
     /** Registries to reach over plain HTTP (besides localhost and loopback). */
-    insecureRegistries: z.array(z.string()).default([]),
+    insecureRegistries: z._default(z.array(z.string()), []),
     /** Cancels the build. */
-    signal: z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal).optional(),
+    signal: z.optional(z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal)),
     /** Progress events. */
-    onEvent: z.custom<(event: BuildEvent) => void>((v) => v === undefined || typeof v === 'function').optional(),
-  })
-  .strict();
+    onEvent: z.optional(z.custom<(event: BuildEvent) => void>((v) => v === undefined || typeof v === 'function')),
+});
 
 export type BuildOptions = z.input<typeof buildOptionsSchema>;
 type Options = z.output<typeof buildOptionsSchema>;
@@ -112,6 +111,8 @@ export function parseBuildContext(name: string, value: string, cwd: string): Bui
 export interface Prepared {
   readonly options: Options;
   readonly file: string;
+  /** The Dockerfile's name as errors show it (as given, or relative to the working directory). */
+  readonly fileName: string;
   readonly text: string;
   readonly contextDir: string;
   readonly context: BuildContext;
@@ -152,7 +153,8 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
       });
     }
   }
-  const checked = checkDockerfile(text, { file: options.file ?? relativeName(cwd, file) });
+  const fileName = options.file ?? relativeName(cwd, file);
+  const checked = checkDockerfile(text, { file: fileName });
   if (checked.errors.length > 0) throw aggregate(checked.errors);
 
   const store = await openStore({ root: options.cacheDir });
@@ -181,11 +183,17 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
       images.set(r.digest, { origin, image: r.image, registry: r });
       return { ref, digest: r.digest, config: r.config };
     },
-    async hashContext({ context: name, path }) {
+    async hashContext({ context: name, path, range }) {
       const ctx = name === undefined ? context : namedContexts.get(name)?.context;
       if (ctx === undefined) throw new BuildImageError('BUILD_BAD_CONTEXT', `unknown build context ${name}`);
-      const [selected] = await ctx.select([path]);
-      return (await ctx.sourceDigest(selected!)) as Digest;
+      try {
+        const [selected] = await ctx.select([path]);
+        return (await ctx.sourceDigest(selected!)) as Digest;
+      } catch (err) {
+        // A missing or excluded COPY source names its Dockerfile line, as BuildKit's
+        // "failed to compute cache key … not found" does (with its Dockerfile:N frame).
+        throw attribute(err, fileName, text, range);
+      }
     },
   };
 
@@ -199,7 +207,7 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
         platform,
         buildContexts: Object.fromEntries([...namedContexts].map(([k, v]) => [k, v.spec])),
         epoch,
-        file: options.file ?? relativeName(cwd, file),
+        file: fileName,
         source: text,
       },
       resolvers,
@@ -211,6 +219,7 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
   return {
     options,
     file,
+    fileName,
     text,
     contextDir,
     context,
@@ -230,6 +239,22 @@ export async function planDockerfile(options: BuildOptions): Promise<Plan> {
   const prepared = await prepareBuild(options);
   prepared.close();
   return prepared.plan;
+}
+
+/**
+ * The error attributed to the Dockerfile: its file name, its text (for the code frame) and the
+ * instruction's range when the error does not carry them yet (the executor and the context
+ * know the step's range at most, never the file).
+ */
+function attribute(err: unknown, file: string, source: string, range?: SourceRange): unknown {
+  if (!(err instanceof BuildImageError) || err instanceof BuildErrors || (err.file !== undefined && err.range !== undefined)) return err;
+  return new BuildImageError(err.code, err.message, {
+    file: err.file ?? file,
+    range: err.range ?? range,
+    source: err.range === undefined && range === undefined ? err.source : err.source ?? source,
+    suggestion: err.suggestion,
+    cause: err.cause ?? err,
+  });
 }
 
 function relativeName(cwd: string, file: string): string {
@@ -339,6 +364,10 @@ export async function build(input: BuildOptions): Promise<BuildResult> {
       onEvent: emit,
       noCache: o.noCache,
       jobs: o.jobs,
+    }).catch((err: unknown) => {
+      // A step's error carries the step's range; name the Dockerfile too (BuildKit prints
+      // `Dockerfile:N` with every failed step).
+      throw attribute(err, prepared.fileName, prepared.text);
     });
 
     const outputs: BuildOutput[] = [];
