@@ -79,13 +79,18 @@ export const Whitespace = createToken({
 /** Category of every token that is plain text inside an instruction's arguments. */
 export const Text = createToken({ name: 'Text', pattern: Lexer.NA });
 
-/** Every UTF-16 code unit that can start a Word (chevrotain cannot analyse a complement set). */
+/**
+ * The code units that can start a Word (chevrotain cannot analyse a complement set). Chevrotain
+ * looks patterns up by first character, with every code unit above 255 in a bucket of 255
+ * (lexer.js charCodeToOptimizedIndex), so one representative per bucket is enough there.
+ */
 const WORD_START: number[] = [];
-for (let c = 0; c <= 0xffff; c++) {
+for (let c = 0; c <= 0xff; c++) {
   if (c !== 0x20 && c !== 0x09 && c !== 0x0b && c !== 0x0c && c !== 0x0d && c !== 0x0a && c !== 0x5c && c !== 0x60) {
     WORD_START.push(c);
   }
 }
+for (let c = 0x100; c <= 0xffff; c++) if (c === 0x100 || Math.floor(c / 255) !== Math.floor((c - 1) / 255)) WORD_START.push(c);
 
 /** A run of ordinary characters (no whitespace, no escape characters). */
 export const Word = createToken({

@@ -9,7 +9,8 @@
  * slice or map). An Image read from disk keeps its original bytes until it is changed, so
  * unknown fields survive a plain copy.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import { BuildImageError } from '../errors.js';
 import type { Digest } from './digest.js';
 
@@ -101,14 +102,18 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
 // Schemas
 
 /** null or absent → undefined (Go reads JSON null as a nil slice/map). */
-function opt<T extends z.ZodType>(schema: T) {
-  return z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+function opt<T extends z.ZodMiniType>(schema: T) {
+  const nullToUndefined = z.transform((v: unknown) => (v === null ? undefined : v)) as unknown as z.ZodMiniType<
+    z.input<T> | undefined,
+    unknown
+  >;
+  return z.pipe(nullToUndefined, z.optional(schema));
 }
 
-export const digestSchema = z
-  .string()
-  .regex(/^sha256:[0-9a-f]{64}$/, 'expected a digest sha256:<64 lowercase hex characters>')
-  .transform((v) => v as Digest);
+export const digestSchema = z.pipe(
+  z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/, 'expected a digest sha256:<64 lowercase hex characters>')),
+  z.transform((v: string) => v as Digest),
+);
 
 const stringMap = z.record(z.string(), z.string());
 const emptyObjectSet = z.record(z.string(), z.object({}));
@@ -126,7 +131,7 @@ export type Platform = z.output<typeof platformSchema>;
 export const descriptorSchema = z.object({
   mediaType: z.string(),
   digest: digestSchema,
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
   urls: opt(z.array(z.string())),
   annotations: opt(stringMap),
   data: opt(z.string()),
@@ -162,11 +167,11 @@ export type ImageIndex = z.output<typeof indexSchema>;
 /** Docker's HEALTHCHECK settings; durations are integer nanoseconds, 0 means "inherit". */
 export const healthcheckSchema = z.object({
   Test: opt(z.array(z.string())),
-  Interval: opt(z.number().int()),
-  Timeout: opt(z.number().int()),
-  StartPeriod: opt(z.number().int()),
-  StartInterval: opt(z.number().int()),
-  Retries: opt(z.number().int()),
+  Interval: opt(z.int()),
+  Timeout: opt(z.int()),
+  StartPeriod: opt(z.int()),
+  StartInterval: opt(z.int()),
+  Retries: opt(z.int()),
 });
 export type Healthcheck = z.output<typeof healthcheckSchema>;
 
@@ -221,7 +226,7 @@ export type ImageConfig = z.output<typeof imageConfigSchema>;
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-function parseWith<T extends z.ZodType>(schema: T, what: string, code: string, input: Uint8Array | string | unknown): z.output<T> {
+function parseWith<T extends z.ZodMiniType>(schema: T, what: string, code: string, input: Uint8Array | string | unknown): z.output<T> {
   let value: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');

@@ -154,7 +154,12 @@ export async function knownSources(session: RegistrySession, store: Store | unde
 /** Remembers in the store where blobs were seen (called after pulls and pushes). */
 export async function recordBlobSources(session: RegistrySession, store: Store, digests: readonly Digest[]): Promise<void> {
   for (const digest of digests) {
+    const path = await blobSourcesPath(store, digest);
+    const recorded = await readFile(path).catch(() => undefined);
     const sources = await knownSources(session, store, digest);
-    if (sources.length > 0) await writeFileAtomic(await blobSourcesPath(store, digest), canonicalJsonBytes(sources.sort()));
+    if (sources.length === 0) continue;
+    const bytes = canonicalJsonBytes(sources.sort());
+    // Written only when something new was learnt (a no-op build writes nothing).
+    if (recorded === undefined || !recorded.equals(bytes)) await writeFileAtomic(path, bytes);
   }
 }

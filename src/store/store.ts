@@ -21,7 +21,8 @@ import { mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import ssri from 'ssri';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import { BuildImageError } from '../errors.js';
 import { DigestHasher, digestHex, parseDigest, type Digest } from '../image/digest.js';
 import { canonicalJsonBytes, type JsonValue } from '../image/json.js';
@@ -48,8 +49,8 @@ export interface CacheRecord {
 }
 
 const cacheRecordSchema = z.object({
-  layer: z.object({ descriptor: descriptorSchema, diffID: digestSchema }).optional(),
-  metadata: z.json().optional(),
+  layer: z.optional(z.object({ descriptor: descriptorSchema, diffID: digestSchema })),
+  metadata: z.optional(z.json()),
 });
 
 /** Bytes, a stream, or an opener called only if the blob is not already stored. */
