@@ -2,11 +2,17 @@
  * The build-image command line: a thin shell over the library. `run(argv, io)` returns the
  * exit code, so tests call it in-process as well as through the compiled binary.
  *
- * Exit codes: 0 success, 1 the Dockerfile or the build failed, 2 bad command-line usage.
+ * Exit codes: 0 success; 1 the Dockerfile, the build or what it needs failed (a missing file, a
+ * failing step, no engine for --load, an unwritable --iidfile); 2 the command line itself is wrong
+ * (an unknown command or flag, a flag value that does not parse, a wrong number of arguments).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { prepareBuild, type BuildOptions, type BuildResult } from '../build.js';
+import { parseBuildContext, prepareBuild, type BuildOptions, type BuildResult } from '../build.js';
+import { parseOutput } from '../execute/output.js';
+import { parseSecretSpec } from '../execute/run/secrets.js';
+import { parsePlatform } from '../registry/platform.js';
+import { parseImageReference } from '../registry/reference.js';
 import { createProgress, type ProgressMode, type ProgressOutput } from './progress.js';
 import { BuildImageError } from '../errors.js';
 import { formatPlan, type PlanFormat } from '../plan/format.js';
@@ -33,6 +39,9 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** The error codes that mean "the command line is wrong" (exit 2); every other error exits 1. */
+const USAGE_ERRORS = new Set(['CLI_UNKNOWN_COMMAND', 'CLI_UNKNOWN_FLAG', 'CLI_BAD_FLAG', 'CLI_USAGE', 'CLI_NO_STDIN']);
+
 const VERSION = '0.1.0';
 
 const PARSE_OPTIONS: OptionSpec[] = [
@@ -43,7 +52,7 @@ const PARSE_OPTIONS: OptionSpec[] = [
 
 /** Options shared by `build` and `plan` (docker build's names and meanings). */
 const COMMON_OPTIONS: OptionSpec[] = [
-  { name: 'file', short: 'f', type: 'string', value: 'FILE', description: 'the Dockerfile (default CONTEXT/Dockerfile)' },
+  { name: 'file', short: 'f', type: 'string', value: 'FILE', description: 'the Dockerfile (default CONTEXT/Dockerfile; - for stdin)' },
   { name: 'target', type: 'string', value: 'STAGE', description: 'the stage to build (default: the last one)' },
   { name: 'build-arg', type: 'strings', value: 'NAME[=VALUE]', description: 'a build argument (NAME alone takes it from the environment)' },
   { name: 'build-context', type: 'strings', value: 'NAME=DIR|oci-layout://PATH[:TAG]', description: 'an extra named context, or a replacement for a FROM image' },
@@ -178,11 +187,15 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   const tags = (options['tag'] as string[] | undefined) ?? [];
+  for (const t of tags) checkFlag('--tag', t, checkTag);
   const outputs = [...((options['output'] as string[] | undefined) ?? [])].map((o) => (o.includes('=') || o === '-' ? o : `type=local,dest=${o}`));
   if (options['push']) {
     if (tags.length === 0) throw new BuildImageError('CLI_USAGE', '--push needs at least one -t NAME to push to');
     for (const t of tags) outputs.push(`type=registry,name=${t}`);
   }
+  for (const o of outputs) checkFlag('--output', o, parseOutput);
+  const secrets = (options['secret'] as string[] | undefined) ?? [];
+  for (const s of secrets) checkFlag('--secret', s, parseSecretSpec);
   const network = (options['network'] as string | undefined) ?? 'default';
   if (!['default', 'none', 'host'].includes(network)) {
     throw new BuildImageError('CLI_BAD_FLAG', `invalid --network "${network}"`, { suggestion: didYouMean(network, ['default', 'none', 'host']) ?? 'use default, none or host' });
@@ -194,6 +207,9 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
   }
   const jobsText = options['jobs'] as string | undefined;
   if (jobsText !== undefined && !/^[1-9]\d*$/.test(jobsText)) throw new BuildImageError('CLI_BAD_FLAG', `invalid --jobs "${jobsText}": expected a positive number`);
+  const common = await commonBuildOptions(options, positionals, io, 'build');
+  // --load: find the engine before building, not after a long build.
+  const engine = options['load'] ? await findEngine() : undefined;
   const progress = createProgress(progressMode as ProgressMode, io.progress ?? { write: io.stderr });
   const controller = new AbortController();
   const onSignal = () => controller.abort(new BuildImageError('BUILD_CANCELLED', 'build cancelled'));
@@ -202,11 +218,11 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
   try {
     const { build } = await import('../build.js');
     result = await build({
-      ...commonBuildOptions(options, positionals, io, 'build'),
+      ...common,
       tags,
       outputs,
       noCache: (options['no-cache'] as boolean | undefined) ?? false,
-      secrets: (options['secret'] as string[] | undefined) ?? [],
+      secrets,
       network: network as 'default' | 'none' | 'host',
       jobs: jobsText === undefined ? undefined : Number(jobsText),
       signal: controller.signal,
@@ -216,7 +232,7 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
     progress.close();
     handlers?.();
   }
-  if (options['iidfile']) await writeFile(resolve(io.cwd, options['iidfile'] as string), result.configDigest);
+  if (options['iidfile']) await writeResultFile('--iidfile', resolve(io.cwd, options['iidfile'] as string), result.configDigest);
   if (options['metadata-file']) {
     const meta: Record<string, unknown> = {
       'containerimage.digest': result.digest,
@@ -224,12 +240,43 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
       'build-image.outputs': result.outputs,
     };
     if (tags.length > 0) meta['image.name'] = tags.join(',');
-    await writeFile(resolve(io.cwd, options['metadata-file'] as string), JSON.stringify(meta, null, 2) + '\n');
+    await writeResultFile('--metadata-file', resolve(io.cwd, options['metadata-file'] as string), JSON.stringify(meta, null, 2) + '\n');
   }
   let loaded: string | undefined;
-  if (options['load']) loaded = await loadIntoEngine(result.image, tags, io);
+  if (engine !== undefined) loaded = await loadIntoEngine(engine, result.image, tags, io);
   io.stderr(describeResult(result, tags, loaded));
   return EXIT_OK;
+}
+
+/**
+ * A flag value checked by the library's own parser before anything runs, so a malformed value
+ * is reported as bad usage (exit 2) naming the flag.
+ */
+function checkFlag(flag: string, value: string, parse: (value: string) => unknown): void {
+  try {
+    parse(value);
+  } catch (err) {
+    if (!(err instanceof BuildImageError)) throw err;
+    const message = err.message.includes(flag) ? err.message : `invalid ${flag} "${value}": ${err.message}`;
+    throw new BuildImageError('CLI_BAD_FLAG', message, { suggestion: err.suggestion, cause: err });
+  }
+}
+
+/** `-t`: a name docker would accept (ValidateTag: a normalised reference without a digest). */
+function checkTag(tag: string): void {
+  const ref = parseImageReference(tag);
+  if (ref.digest !== undefined) throw new BuildImageError('CLI_BAD_FLAG', 'refusing to create a tag with a digest reference');
+}
+
+async function writeResultFile(flag: string, path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text);
+  } catch (err) {
+    throw new BuildImageError('CLI_WRITE_FAILED', `${flag}: cannot write ${path}: ${(err as Error).message}`, {
+      cause: err,
+      suggestion: 'the image was built; give a path in a writable directory',
+    });
+  }
 }
 
 /** Where the image went and what to do next, for people. */
@@ -262,29 +309,42 @@ function describeResult(result: BuildResult, tags: readonly string[], loaded: st
   return lines.join('\n') + '\n';
 }
 
-/** --load: pipes a docker archive into `docker load` (or `podman load`). */
-async function loadIntoEngine(image: BuildResult['image'], tags: readonly string[], io: Io): Promise<string> {
-  const { spawn, spawnSync } = await import('node:child_process');
-  const { dockerArchiveStream } = await import('../oci/docker.js');
-  const engine = ['docker', 'podman'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
+/** The engine `--load` uses: docker, else podman. */
+async function findEngine(): Promise<string> {
+  const { spawnSync } = await import('node:child_process');
+  const engine = ['docker', 'podman'].find((c) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', c]).status === 0);
   if (engine === undefined) {
     throw new BuildImageError('CLI_NO_ENGINE', '--load needs docker or podman, and neither is installed', {
       suggestion: 'write an archive with -o type=docker,dest=image.tar and load it where an engine runs',
     });
   }
+  return engine;
+}
+
+/** --load: pipes a docker archive into `docker load` (or `podman load`). */
+async function loadIntoEngine(engine: string, image: BuildResult['image'], tags: readonly string[], io: Io): Promise<string> {
+  const { spawn } = await import('node:child_process');
+  const { dockerArchiveStream } = await import('../oci/docker.js');
   const child = spawn(engine, ['load'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.on('data', (d: Buffer) => io.stderr(d.toString()));
+  const closed: Promise<number> = new Promise((res) => child.on('close', (c) => res(c ?? 1)));
   const { pipeline } = await import('node:stream/promises');
-  await pipeline(await dockerArchiveStream(image, { tags: [...tags] }), child.stdin);
-  const code: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
+  try {
+    await pipeline(await dockerArchiveStream(image, { tags: [...tags] }), child.stdin);
+  } catch (err) {
+    // The engine exited early (EPIPE): its own message says why.
+    const code = await closed;
+    throw new BuildImageError('CLI_LOAD_FAILED', `${engine} load failed (exit ${code}): ${stderr.trim() || (err as Error).message}`, { cause: err });
+  }
+  const code = await closed;
   if (code !== 0) throw new BuildImageError('CLI_LOAD_FAILED', `${engine} load failed (exit ${code}): ${stderr.trim()}`);
   return engine;
 }
 
 /** The library options from the command line's shared options. */
-function commonBuildOptions(options: Record<string, unknown>, positionals: string[], io: Io, command: string): BuildOptions {
+async function commonBuildOptions(options: Record<string, unknown>, positionals: string[], io: Io, command: string): Promise<BuildOptions> {
   if (positionals.length > 1) {
     throw new BuildImageError('CLI_USAGE', `${command} takes one context directory, got ${positionals.length}: ${positionals.join(' ')}`);
   }
@@ -301,15 +361,22 @@ function commonBuildOptions(options: Record<string, unknown>, positionals: strin
   for (const c of (options['build-context'] as string[] | undefined) ?? []) {
     const eq = c.indexOf('=');
     if (eq <= 0) throw new BuildImageError('CLI_BAD_FLAG', `invalid --build-context "${c}": expected NAME=VALUE`);
+    checkFlag('--build-context', c, () => parseBuildContext(c.slice(0, eq), c.slice(eq + 1), io.cwd));
     buildContexts[c.slice(0, eq)] = c.slice(eq + 1);
   }
+  const platform = options['platform'] as string | undefined;
+  if (platform !== undefined) checkFlag('--platform', platform, parsePlatform);
+  // `-f -` reads the Dockerfile from stdin, as docker build does.
+  const file = options['file'] as string | undefined;
+  const dockerfile = file === '-' ? await readDockerfile('-', io) : undefined;
   return {
     context: positionals[0] ?? '.',
-    file: options['file'] as string | undefined,
+    file: file === '-' ? undefined : file,
+    ...(dockerfile !== undefined ? { dockerfile } : {}),
     target: options['target'] as string | undefined,
     buildArgs,
     buildContexts,
-    platform: options['platform'] as string | undefined,
+    platform,
     cacheDir: options['cache-dir'] as string | undefined,
     pull: (options['pull'] as boolean | undefined) ?? false,
     insecureRegistries: (options['insecure-registry'] as string[] | undefined) ?? [],
@@ -329,7 +396,7 @@ async function planCommand(argv: string[], io: Io): Promise<number> {
       suggestion: didYouMean(format, formats) ?? `use one of ${formats.join(', ')}`,
     });
   }
-  const prepared = await prepareBuild(commonBuildOptions(options, positionals, io, 'plan'), io.env ?? process.env, io.cwd);
+  const prepared = await prepareBuild(await commonBuildOptions(options, positionals, io, 'plan'), io.env ?? process.env, io.cwd);
   prepared.close();
   io.stdout(formatPlan(prepared.plan, format as PlanFormat));
   return EXIT_OK;
@@ -360,7 +427,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof BuildImageError) {
       io.stderr(err.format() + '\n');
-      return err.code.startsWith('CLI_') && err.code !== 'CLI_FILE_NOT_FOUND' ? EXIT_USAGE : EXIT_FAILED;
+      return USAGE_ERRORS.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     throw err;
   }

@@ -38,6 +38,11 @@ interface StepView {
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const TAIL_LINES = 6;
 
+function firstLine(text: string): string {
+  const nl = text.indexOf('\n');
+  return nl === -1 ? text : text.slice(0, nl);
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
@@ -79,7 +84,9 @@ export class PlainProgress implements Progress {
           this.out.write(`#${v.n} ${((e.time - v.start) / 1000).toFixed(3)} ${rest}\n`);
           this.partial.delete(e.id);
         }
-        this.out.write(e.type === 'step-done' ? `#${v.n} DONE ${seconds(e.duration)}\n` : `#${v.n} ERROR: ${e.message}\n`);
+        // One line, as BuildKit's `#3 ERROR: process … did not complete successfully`: the
+        // step's output is already above, so an error's own copy of its tail is left out.
+        this.out.write(e.type === 'step-done' ? `#${v.n} DONE ${seconds(e.duration)}\n` : `#${v.n} ERROR: ${firstLine(e.message)}\n`);
         return;
       }
       case 'warning':
@@ -146,7 +153,7 @@ export class TtyProgress implements Progress {
         if (!v) break;
         v.state = e.type === 'step-done' ? 'done' : 'error';
         v.duration = e.duration;
-        if (e.type === 'step-error') v.lines.push(`ERROR: ${e.message}`);
+        if (e.type === 'step-error') v.lines.push(`ERROR: ${firstLine(e.message)}`);
         break;
       }
       case 'warning':
