@@ -126,7 +126,11 @@ export function userNamespaceProblem(): string | undefined {
   return usernsProblem;
 }
 
-/** Node arguments that run helper.ts (through tsx when running from the TypeScript sources). */
+/**
+ * Node arguments that run helper.ts: through tsx from the TypeScript sources, the compiled
+ * helper.js beside this module, or — from the bundled CLI (dist/bin) — the compiled one in
+ * dist/src.
+ */
 function helperCommand(): string[] {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
@@ -134,7 +138,11 @@ function helperCommand(): string[] {
     const tsx = join(require.resolve('tsx/package.json'), '..', 'dist', 'loader.mjs');
     return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./helper.ts', here))];
   }
-  return [fileURLToPath(new URL('./helper.js', here))];
+  for (const candidate of ['./helper.js', '../src/execute/run/helper.js']) {
+    const path = fileURLToPath(new URL(candidate, here));
+    if (existsSync(path)) return [path];
+  }
+  throw new BuildImageError('RUN_ROOTLESS_FAILED', `the rootless helper (helper.js) was not found next to ${fileURLToPath(here)}`);
 }
 
 async function storedLayer(store: Store, layer: Layer): Promise<LayerDesc> {
