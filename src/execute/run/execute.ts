@@ -31,6 +31,7 @@ import { CacheMounts, cacheKey, type CacheDir } from './cache.js';
 import { materializeContext } from './contextdir.js';
 import { cpTree, materializeView } from './copytree.js';
 import { changeEntries } from './differ.js';
+import { deleteStaleContainers } from './runc.js';
 import { resolvePath, type FsView } from './fsview.js';
 import type { OutputChunk } from './process.js';
 import { noSecrets, type SecretProvider } from './secrets.js';
@@ -119,7 +120,10 @@ export async function workRoot(store: Store): Promise<string> {
   const root = await store.stateDir('run-tmp');
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+      await deleteStaleContainers(join(root, name));
+      await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+    }
   }
   return root;
 }

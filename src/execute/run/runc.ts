@@ -2,16 +2,20 @@
  * The OCI runtime runner: `runc` (or `crun`, or any runtime with runc's command line) runs the
  * step from a generated runtime spec, as BuildKit's runcexecutor does:
  *
- *     setpriv --pdeathsig KILL unshare --mount --fork --propagation private --kill-child
+ *     setpriv --pdeathsig KILL unshare --mount --pid --fork --mount-proc
+ *         --propagation private --kill-child
  *         sh -c '<setup>; exec runc --root <state> run --bundle <bundle> <id>'
  *
+ * runc itself runs as PID 1 of a PID namespace of ours, so the container (in a namespace
+ * nested in it) dies with runc — even when this process is killed and runc with it. A
+ * container left by a killed process is deleted by the next step (`deleteStaleContainers`).
  * The setup (setup.ts) mounts the root filesystem and the mount sources inside a private
  * mount namespace, so they vanish with it; the bundle's config.json is one of the in-memory
  * inputs (it holds secret variables) and lives in that namespace's tmpfs. The runtime creates
  * /proc, /dev and /sys and the mount points itself. After the run — and always after an
  * abort — `runc delete --force` removes the container and its cgroups.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildImageError } from '../../errors.js';
 import { findProgram, hostPrograms, runProgram, shq } from './host.js';
@@ -71,7 +75,7 @@ export class OciRuntimeRunner implements Runner {
     );
     const script = final.lines.join('\n') + '\n';
     try {
-      return await runTree(p.setpriv, ['--pdeathsig', 'KILL', '--', p.unshare, '--mount', '--fork', '--propagation', 'private', '--kill-child', '--', p.sh, '-c', script], {
+      return await runTree(p.setpriv, ['--pdeathsig', 'KILL', '--', p.unshare, '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--kill-child', '--', p.sh, '-c', script], {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
         inputs,
         signal: io.signal,
@@ -81,5 +85,23 @@ export class OciRuntimeRunner implements Runner {
       // The container may outlive runc when runc is killed: remove it for sure.
       await runProgram(this.runtime, ['--root', state, 'delete', '--force', spec.id]).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Deletes the containers whose runc state lies in a stale work directory (`<dir>/state/runc`),
+ * which also removes their cgroups.
+ */
+export async function deleteStaleContainers(workDir: string): Promise<void> {
+  const state = join(workDir, 'state', 'runc');
+  let ids: string[];
+  try {
+    ids = await readdir(state);
+  } catch {
+    return;
+  }
+  const runtimes = [...new Set(['runc', 'crun'].map((r) => findProgram(r)).filter((r): r is string => r !== undefined))];
+  for (const id of ids) {
+    for (const rt of runtimes) await runProgram(rt, ['--root', state, 'delete', '--force', id]).catch(() => undefined);
   }
 }

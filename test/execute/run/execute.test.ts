@@ -3,6 +3,7 @@
  * leave nothing behind), secrets absent from everything stored, SOURCE_DATE_EPOCH, users that
  * do not exist, and concurrent steps — through each runner.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -12,6 +13,7 @@ import { layerFromEntries } from '../../../src/image/layer.js';
 import { RunStepError } from '../../../src/execute/run/execute.js';
 import { secretsFromValues } from '../../../src/execute/run/secrets.js';
 import { openStore, type Store } from '../../../src/store/store.js';
+import { repoRoot } from '../../support/shared.js';
 import { hasTool } from '../../support/tools.js';
 import { SECRET, SECRET_SHA } from './cases.js';
 import { busyboxLayers, entries, execute, h, mountPoints, processesMentioning, runStep, tempDir, workDirs, type Mode } from './support.js';
@@ -26,16 +28,22 @@ const MODES: Mode[] = [
 
 const RANGE: SourceRange = { start: { line: 4, column: 1, offset: 40 }, end: { line: 4, column: 30, offset: 69 } };
 
-/** cgroups runc made for our containers and did not remove. */
+/** cgroups runc made for our containers and did not remove (anywhere in the first levels). */
 function leftoverCgroups(): string[] {
   const out: string[] = [];
-  for (const ctl of readdirSync('/sys/fs/cgroup')) {
+  const walk = (dir: string, depth: number) => {
+    let names: string[];
     try {
-      out.push(...readdirSync(join('/sys/fs/cgroup', ctl)).filter((n) => n.startsWith('build-image-')));
+      names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     } catch {
-      // not a directory
+      return;
     }
-  }
+    for (const n of names) {
+      if (n.startsWith('build-image-')) out.push(join(dir, n));
+      else if (depth < 4) walk(join(dir, n), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
   return out;
 }
 
@@ -203,6 +211,25 @@ describe.runIf(canRun).each(MODES)('RUN with $name', (mode) => {
     mkdirSync(join(stale, 'root', 'upper'), { recursive: true });
     await execute(mode, runStep('true'), { store });
     expect(existsSync(stale)).toBe(false);
+  });
+
+  it('when this process is killed mid-step, the step dies too; the next step removes what was left', async () => {
+    const marker = String(3000 + Math.floor(Math.random() * 1000));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/execute/run/killed-child.ts'), store.root, mode.runtime, marker], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    // pdeathsig → unshare --kill-child → the step's PID namespace (and runc's) goes down.
+    for (let i = 0; i < 50 && processesMentioning(`sleep ${marker}`).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processesMentioning(`sleep ${marker}`)).toEqual([]);
+    expect(workDirs(store)).toHaveLength(1);
+    await execute(mode, runStep('true'), { store });
   });
 
   it('steps run side by side on one store', async () => {
