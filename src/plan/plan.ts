@@ -723,13 +723,15 @@ class Planner {
       }
       case 'healthcheck': {
         const h = c.health;
+        // dockerspec.HealthcheckConfig marks every field `json:",omitempty"`: zero durations
+        // and retries ("inherit the default") are left out of the config, as BuildKit writes it.
         const hc: Healthcheck = {
           Test: [...h.test],
-          Interval: h.interval,
-          Timeout: h.timeout,
-          StartPeriod: h.startPeriod,
-          StartInterval: h.startInterval,
-          Retries: h.retries,
+          ...(h.interval !== 0 ? { Interval: h.interval } : {}),
+          ...(h.timeout !== 0 ? { Timeout: h.timeout } : {}),
+          ...(h.startPeriod !== 0 ? { StartPeriod: h.startPeriod } : {}),
+          ...(h.startInterval !== 0 ? { StartInterval: h.startInterval } : {}),
+          ...(h.retries !== 0 ? { Retries: h.retries } : {}),
         };
         cfg.Healthcheck = hc;
         this.history(
