@@ -14,9 +14,8 @@
  *   a base directory and copied (`cp -a`) into the root; the walking differ compares the two.
  *   Same layers, slower (it copies and compares the whole image).
  */
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { BuildImageError } from '../../errors.js';
 import { applyLayer } from '../../image/extract.js';
 import type { Layer } from '../../image/layer.js';
 import { collapseOpaque, overlayChanges, walkChanges, type CapabilityOf, type Change } from './differ.js';
@@ -265,16 +264,4 @@ export class CopySnapshotter implements Snapshotter {
     await mustRun('RUN_SNAPSHOT_FAILED', `copying ${path}`, cp, ['-a', '--', path, copy], { signal });
     return { kind: 'dir', path: copy };
   }
-}
-
-/** Reads a whole small file below a directory (tests and helpers). */
-export async function readText(dir: string, rel: string): Promise<string> {
-  return readFile(join(dir, rel), 'utf8');
-}
-
-/** Fails clearly when the overlay snapshotter cannot work here. */
-export function overlayUnavailable(reason: string): BuildImageError {
-  return new BuildImageError('RUN_OVERLAY_UNAVAILABLE', `overlayfs cannot be used: ${reason}`, {
-    suggestion: 'use the copying snapshotter (snapshotter: "copy", or --snapshotter copy)',
-  });
 }
