@@ -9,7 +9,7 @@
  * the reason — and fail in CI.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,17 @@ const USER = 'bi-rootless';
 function ensureUser(): { uid: number; gid: number } {
   const id = spawnSync('id', ['-u', USER], { encoding: 'utf8' });
   if (id.status !== 0) execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', USER]);
+  // useradd allocates a subordinate range only where /etc/subuid exists; make sure it has one.
+  const listed = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${USER}:`));
+    } catch {
+      return false;
+    }
+  };
+  if (!listed('/etc/subuid') || !listed('/etc/subgid')) {
+    execFileSync('usermod', ['--add-subuids', '600000-665535', '--add-subgids', '600000-665535', USER]);
+  }
   return {
     uid: Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim()),
     gid: Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim()),
