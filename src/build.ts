@@ -157,7 +157,9 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
   const checked = checkDockerfile(text, { file: fileName });
   if (checked.errors.length > 0) throw aggregate(checked.errors);
 
-  const store = await openStore({ root: options.cacheDir });
+  // Absolute, like the context and the Dockerfile: RUN mounts below the store, and a relative
+  // path would be taken relative to the runner's own working directory.
+  const store = await openStore({ root: options.cacheDir === undefined ? undefined : resolve(cwd, options.cacheDir) });
   const ignore = await findIgnoreFile(contextDir, file);
   const hashCache = new HashCache(await store.stateDir('hash-cache'));
   await hashCache.load();
@@ -377,7 +379,10 @@ export async function build(input: BuildOptions): Promise<BuildResult> {
     const withName = specs.map((spec) =>
       (spec.type === 'oci' || spec.type === 'docker') && spec.name === undefined && tag !== undefined ? { ...spec, name: tag } : spec,
     );
-    const written = await writeOutputs(image, withName, { pusher, epoch: prepared.epoch, signal: o.signal });
+    // type=tar reads the merged root filesystem from the layers' snapshots.
+    const { LayerSnapshots } = await import('./execute/snapshots.js');
+    const snapshots = new LayerSnapshots(prepared.store);
+    const written = await writeOutputs(image, withName, { pusher, epoch: prepared.epoch, signal: o.signal, snapshots });
     for (const r of written) {
       const spec = r.spec;
       outputs.push({ type: spec.type, location: spec.type === 'registry' ? spec.name : spec.dest, digest: r.digest });
