@@ -234,10 +234,13 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
   }
   if (options['iidfile']) await writeResultFile('--iidfile', resolve(io.cwd, options['iidfile'] as string), result.configDigest);
   if (options['metadata-file']) {
+    // BuildKit's exporter keys (what `docker buildx build --metadata-file` writes), sorted as
+    // Go writes a map, plus where each output went.
     const meta: Record<string, unknown> = {
-      'containerimage.digest': result.digest,
+      'build-image.outputs': result.outputs.map((o) => ({ digest: o.digest, location: o.location, type: o.type })),
       'containerimage.config.digest': result.configDigest,
-      'build-image.outputs': result.outputs,
+      'containerimage.descriptor': { digest: result.digest, mediaType: result.image.mediaType, size: result.image.manifestBytes().length },
+      'containerimage.digest': result.digest,
     };
     if (tags.length > 0) meta['image.name'] = tags.join(',');
     await writeResultFile('--metadata-file', resolve(io.cwd, options['metadata-file'] as string), JSON.stringify(meta, null, 2) + '\n');
