@@ -39,6 +39,9 @@ import { isWhiteout, joinRel, type FsView, type ViewEntry } from './fsview.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete' | 'opaque';
 
+/** A layer entry with, for a regular file, the host path its content is read from. */
+export type RunEntry = TarEntry & { readonly source?: string | undefined };
+
 export interface Change {
   readonly kind: ChangeKind;
   /** Relative path; for `opaque`, the directory. */
@@ -227,7 +230,7 @@ function devNumbers(rdev: bigint): { devmajor: number; devminor: number } {
 }
 
 /** A tar entry from a stat (undefined for sockets, which layers never hold). */
-async function entryFromStat(rel: string, e: ViewEntry, caps: CapabilityOf): Promise<(TarEntry & { linkKey?: string }) | undefined> {
+async function entryFromStat(rel: string, e: ViewEntry, caps: CapabilityOf): Promise<(RunEntry & { linkKey?: string }) | undefined> {
   const st = e.stat;
   const base = {
     path: rel,
@@ -247,6 +250,7 @@ async function entryFromStat(rel: string, e: ViewEntry, caps: CapabilityOf): Pro
       type: 'file',
       size: Number(st.size),
       open: () => createReadStream(host),
+      source: host,
       ...xattrs,
       ...(st.nlink > 1n ? { linkKey: `${st.dev}:${st.ino}` } : {}),
     };
@@ -258,9 +262,9 @@ async function entryFromStat(rel: string, e: ViewEntry, caps: CapabilityOf): Pro
 }
 
 /** containerd's ChangeWriter: the tar entries of `changes`, read from `next` (sorted). */
-export async function changeEntries(changes: readonly Change[], next: FsView, options: { caps?: CapabilityOf; signal?: AbortSignal } = {}): Promise<TarEntry[]> {
+export async function changeEntries(changes: readonly Change[], next: FsView, options: { caps?: CapabilityOf; signal?: AbortSignal } = {}): Promise<RunEntry[]> {
   const caps = options.caps ?? noCaps;
-  const out = new Map<string, TarEntry & { linkKey?: string }>();
+  const out = new Map<string, RunEntry & { linkKey?: string }>();
   const includeParents = async (rel: string): Promise<void> => {
     for (let dir = parentPath(rel); dir !== ''; dir = parentPath(dir)) {
       if (out.has(dir)) continue;
@@ -302,7 +306,7 @@ export async function changeEntries(changes: readonly Change[], next: FsView, op
       firstOf.set(linkKey, e.path);
       return entry;
     }
-    const { open: _o, size: _s, ...rest } = entry;
+    const { open: _o, size: _s, source: _src, ...rest } = entry;
     return { ...rest, type: 'hardlink', linkname: first };
   });
 }

@@ -304,6 +304,7 @@ export async function executeStep(job: StepJob): Promise<StepOutcome> {
     const entries = await changeEntries(diff.changes, diff.next, { caps: diff.caps, signal });
     const guarded: TarEntry[] = entries.map((e) => (e.open === undefined ? e : { ...e, open: () => (signal?.throwIfAborted(), e.open!()) }));
     const layer = await layerFromTar(() => writeTar(guarded, { clampMtime: step.epoch }), { store: job.store });
+    await job.snapshotter.adopt?.(layer, entries, step.epoch);
     return { layer, index: indexOf(layer, entries, step.epoch), empty: entries.length === 0 };
   } finally {
     await Promise.all(caches.map((c) => c.release().catch(() => {})));

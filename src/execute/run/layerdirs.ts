@@ -21,7 +21,7 @@
  * so concurrent builds never unpack a layer twice nor see half of one.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, readFile, readdir, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildImageError } from '../../errors.js';
 import { DigestHasher, digestHex, parseDigest, type Digest } from '../../image/digest.js';
@@ -32,6 +32,7 @@ import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../../image/tar.js';
 import { processAlive } from '../../store/atomic.js';
 import type { Store } from '../../store/store.js';
 import { mustRun, requireProgram, shq } from './host.js';
+import type { RunEntry } from './differ.js';
 import { writeXattrs } from './xattr.js';
 
 export type XattrNamespace = 'trusted' | 'user';
@@ -128,6 +129,100 @@ export class LayerDirs {
         return { opaque: [], caps };
       }),
     );
+  }
+
+  /**
+   * Makes the directory of a layer this process just wrote from the files it was written
+   * from (an overlay upper directory), instead of unpacking it again: files are moved (renamed)
+   * out of `entries[].source`, everything else is created, and every entry gets the metadata
+   * its tar header has (mtimes clamped to `epoch`) — the same directory an unpack would make,
+   * at the cost of what changed. containerd's overlay snapshotter commits the upper directory
+   * itself; we rebuild it from the layer's entries so that metadata-only copy-ups the differ
+   * left out, and unclamped mtimes, do not reach later steps. Returns false (and leaves the
+   * layer to be unpacked when needed) if the files cannot be moved.
+   */
+  async adopt(layer: Layer, entries: readonly RunEntry[], epoch: number | undefined): Promise<boolean> {
+    const hex = digestHex(parseDigest(layer.diffID));
+    if (this.memo.has(hex)) return true;
+    try {
+      await this.once(hex, () => this.make(hex, { diffID: layer.diffID }, (fs) => this.fromEntries(fs, entries, epoch)));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EXDEV' || (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'EXDEV') return false;
+      throw err;
+    }
+  }
+
+  private async fromEntries(fs: string, entries: readonly RunEntry[], epoch: number | undefined): Promise<{ opaque: string[]; caps: Record<string, string> }> {
+    const clamp = (t: number) => Math.floor(epoch !== undefined && t > epoch ? epoch : t);
+    const opaque: string[] = [];
+    const caps: Record<string, string> = {};
+    const xattrs = new Map<string, Map<string, Buffer>>();
+    const nodes: string[] = ['set -e'];
+    const mknod = requireProgram('mknod', 'making a layer directory');
+    const dirs: { host: string; mtime: number }[] = [];
+    const times: { host: string; mtime: number }[] = [];
+    const owners: { host: string; uid: number; gid: number; mode?: number }[] = [];
+    for (const e of entries) {
+      const rel = e.path.replace(/\/+$/, '');
+      const host = join(fs, rel);
+      const base = basePath(rel);
+      const dir = parentPath(rel);
+      if (base === OPAQUE_WHITEOUT) {
+        opaque.push(dir);
+        xattrs.set(dir === '' ? fs : join(fs, dir), new Map([[`${this.xattr}.overlay.opaque`, Buffer.from('y')]]));
+        continue;
+      }
+      if (base.startsWith(WHITEOUT_PREFIX)) {
+        nodes.push(`${shq(mknod)} -m 0 ${shq(join(fs, dir, base.slice(WHITEOUT_PREFIX.length)))} c 0 0`);
+        continue;
+      }
+      switch (e.type) {
+        case 'dir':
+          await mkdir(host, { mode: 0o700 });
+          dirs.push({ host, mtime: clamp(e.mtime) });
+          owners.push({ host, uid: e.uid, gid: e.gid, mode: e.mode });
+          break;
+        case 'file':
+          if (e.source === undefined) throw new BuildImageError('RUN_INTERNAL', `no source for "${rel}"`);
+          // Owner and mode are the source's already (the entry was made from its stat).
+          await rename(e.source, host);
+          times.push({ host, mtime: clamp(e.mtime) });
+          break;
+        case 'hardlink':
+          await link(join(fs, e.linkname!), host);
+          break;
+        case 'symlink':
+          await symlink(e.linkname!, host);
+          owners.push({ host, uid: e.uid, gid: e.gid });
+          times.push({ host, mtime: clamp(e.mtime) });
+          break;
+        default: {
+          const kind = e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p';
+          nodes.push(`${shq(mknod)} -m ${(e.mode & 0o7777).toString(8)} ${shq(host)} ${kind}${kind === 'p' ? '' : ` ${e.devmajor ?? 0} ${e.devminor ?? 0}`}`);
+          owners.push({ host, uid: e.uid, gid: e.gid });
+          times.push({ host, mtime: clamp(e.mtime) });
+        }
+      }
+      const cap = e.xattrs?.['security.capability'];
+      if (cap !== undefined) {
+        const b = Buffer.from(cap);
+        caps[rel] = b.toString('base64');
+        xattrs.set(host, new Map([['security.capability', b]]));
+      }
+    }
+    if (nodes.length > 1) {
+      await mustRun('RUN_LAYER_UNPACK', 'making whiteouts and devices', requireProgram('sh', 'making a layer directory'), ['-s'], { input: nodes.join('\n') + '\n' });
+    }
+    // Owners before modes (chown clears setuid bits), then xattrs, then times, directories last.
+    for (const o of owners) {
+      await lchown(o.host, o.uid, o.gid);
+      if (o.mode !== undefined) await chmod(o.host, o.mode & 0o7777);
+    }
+    await writeXattrs(xattrs);
+    for (const t of times) await lutimes(t.host, t.mtime, t.mtime);
+    for (const d of dirs.reverse()) await utimes(d.host, d.mtime, d.mtime);
+    return { opaque: opaque.filter((d) => d !== ''), caps };
   }
 
   private once(name: string, make: () => Promise<LayerDir>): Promise<LayerDir> {

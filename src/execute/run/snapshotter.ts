@@ -18,7 +18,7 @@ import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { applyLayer } from '../../image/extract.js';
 import type { Layer } from '../../image/layer.js';
-import { collapseOpaque, overlayChanges, walkChanges, type CapabilityOf, type Change } from './differ.js';
+import { collapseOpaque, overlayChanges, walkChanges, type CapabilityOf, type Change, type RunEntry } from './differ.js';
 import { DirView, StackView, type FsView } from './fsview.js';
 import { haveXattrTools, readXattrsRecursive } from './xattr.js';
 import { mustRun, requireProgram } from './host.js';
@@ -69,6 +69,11 @@ export interface Snapshotter {
   source(layers: readonly Layer[], workDir: string, writable: boolean, signal?: AbortSignal): Promise<{ spec: FsSpec; view: FsView }>;
   /** A directory for a bind mount, writable with writes discarded when asked. */
   dirSource(path: string, workDir: string, writable: boolean, signal?: AbortSignal): Promise<FsSpec>;
+  /**
+   * Keeps what a step wrote as the directory of the layer it made, so that the next step
+   * need not unpack it (the files of `entries` are moved away from where they are).
+   */
+  adopt?(layer: Layer, entries: readonly RunEntry[], epoch: number | undefined): Promise<void>;
 }
 
 /** Overlay options: BuildKit's differ needs redirect_dir off, and index is of no use here. */
@@ -185,6 +190,10 @@ export class OverlaySnapshotter implements Snapshotter {
 
   dirSource(path: string, workDir: string, writable: boolean): Promise<FsSpec> {
     return overlayDirSource(this.options, path, workDir, writable);
+  }
+
+  async adopt(layer: Layer, entries: readonly RunEntry[], epoch: number | undefined): Promise<void> {
+    await this.dirs.adopt(layer, entries, epoch);
   }
 }
 

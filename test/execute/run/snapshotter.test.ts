@@ -3,12 +3,14 @@
  * name, so the bottom layers are flattened into one directory; the copying snapshotter must
  * give the same layer.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { layerFromEntries, type Layer } from '../../../src/image/layer.js';
 import { openStore } from '../../../src/store/store.js';
+import { LayerDirs } from '../../../src/execute/run/layerdirs.js';
 import { hasTool } from '../../support/tools.js';
+import { dirTree } from '../../support/tree.js';
 import { busyboxLayers, entries, execute, h, mountPoints, runStep, tempDir, type Mode } from './support.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -54,5 +56,20 @@ describe.runIf(isRoot && hasTool('busybox', 'busybox-static') && hasTool('getfat
       expect(dirs.filter((d) => /^[0-9a-f]{64}$/.test(d)).length).toBeLessThan(61);
     }
     expect(mountPoints()).toEqual(before);
+  });
+});
+
+describe.runIf(isRoot && hasTool('busybox', 'busybox-static') && hasTool('getfattr', 'attr'))('the layer directory a step leaves behind', () => {
+  it.each([1_700_000_000, undefined])('equals unpacking its layer (epoch %s)', async (epoch) => {
+    const store = await openStore({ root: await tempDir('adopt') });
+    const step = runStep(
+      'mkdir -p /a/b && echo x > /a/b/f && ln /a/b/f /a/h && ln -s b/f /a/s && chmod 4750 /a/b/f && rm /etc/group && rm -rf /home && mkdir /home && mknod /a/p p',
+      { epoch },
+    );
+    const { layer } = await execute({ name: 'overlay', runtime: 'unshare', snapshotter: 'overlay' }, step, { store });
+    const adopted = join(store.root, 'state', 'run-layers', 'trusted', layer.diffID.slice('sha256:'.length));
+    const fresh = await new LayerDirs(await openStore({ root: await tempDir('unpacked') }), 'trusted').layer(layer);
+    expect(dirTree(join(adopted, 'fs'), { mtime: true })).toEqual(dirTree(fresh.dir, { mtime: true }));
+    expect(JSON.parse(readFileSync(join(adopted, 'meta.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(fresh.dir, '..', 'meta.json'), 'utf8')));
   });
 });
