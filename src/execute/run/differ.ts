@@ -28,7 +28,7 @@
  * decides.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink, open } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, open } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { BuildImageError } from '../../errors.js';
@@ -223,6 +223,12 @@ export async function collapseOpaque(changes: readonly Change[], base: FsView): 
   return out;
 }
 
+const SMALL_FILE = 1n << 20n;
+
+async function* readWhole(path: string): AsyncGenerator<Buffer> {
+  yield await readFile(path);
+}
+
 function devNumbers(rdev: bigint): { devmajor: number; devminor: number } {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
@@ -249,7 +255,8 @@ async function entryFromStat(rel: string, e: ViewEntry, caps: CapabilityOf): Pro
       ...base,
       type: 'file',
       size: Number(st.size),
-      open: () => createReadStream(host),
+      // Small files in one read: cheaper than a stream per file when a step writes thousands.
+      open: st.size <= SMALL_FILE ? () => readWhole(host) : () => createReadStream(host),
       source: host,
       ...xattrs,
       ...(st.nlink > 1n ? { linkKey: `${st.dev}:${st.ino}` } : {}),
