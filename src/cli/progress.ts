@@ -167,7 +167,8 @@ export class TtyProgress implements Progress {
 
   /** The frame at time `now`. */
   render(now: number): string {
-    const width = Math.max(40, (this.out.columns ?? 100) - 1);
+    // A terminal of unknown size (a pty nobody set the size of) reports 0 columns.
+    const width = Math.max(40, (this.out.columns || 100) - 1);
     const elapsed = (this.finished ?? now) - (this.started ?? now);
     const finished = this.steps.filter((s) => s.state !== 'running').length;
     const total = Math.max(this.total, this.steps.length);
