@@ -386,6 +386,10 @@ class Build {
       this.emit({ type: 'step-cached', id: step.id, name, stage: stage.name, time: Date.now() });
       return hit;
     }
+    // The stages a step reads (COPY --from=<stage>, RUN --mount=from=<stage>) finish first: a
+    // step starts — and takes one of the `jobs` slots — only once its inputs exist, as a BuildKit
+    // vertex does. Waiting for them inside a slot deadlocked when every slot waited (jobs=1).
+    await Promise.all(stageInputs(step).map((i) => this.stage(i)));
     const started = Date.now();
     this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: started });
     try {
@@ -475,4 +479,13 @@ class Build {
       for (const d of workDirs) await rm(d, { recursive: true, force: true });
     }
   }
+}
+
+/** The stages a step reads files from (not its own stage's base). */
+function stageInputs(step: Step): number[] {
+  const out = new Set<number>();
+  if (step.kind === 'copy') for (const src of step.sources) if (src.kind === 'stage') out.add(src.stage);
+  // (Hand-made plans in tests may leave mountSources out.)
+  if (step.kind === 'run') for (const src of step.mountSources ?? []) if (src?.kind === 'stage') out.add(src.stage);
+  return [...out];
 }
