@@ -217,7 +217,6 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
   } finally {
     await hashCache.save().catch(() => undefined);
   }
-  options.onEvent?.({ type: 'plan', stages: plan.stages.length, steps: plan.stages.reduce((n, s) => n + s.steps.length, 0) });
   return {
     options,
     file,
@@ -240,7 +239,10 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
 export async function planDockerfile(options: BuildOptions): Promise<Plan> {
   const prepared = await prepareBuild(options);
   prepared.close();
-  return prepared.plan;
+  // (build() gets its `plan` event from the executor: one per build, not two.)
+  const plan = prepared.plan;
+  prepared.options.onEvent?.({ type: 'plan', stages: plan.stages.length, steps: plan.stages.reduce((n, s) => n + s.steps.length, 0) });
+  return plan;
 }
 
 /**
