@@ -381,15 +381,16 @@ class Build {
   }
 
   private async runStep(stage: PlannedStage, step: Step, name: string, below: readonly Layer[]): Promise<Layer> {
+    // The stages a step reads (COPY --from=<stage>, RUN --mount=from=<stage>) finish first: a
+    // step starts (or shows CACHED) — and takes one of the `jobs` slots — only once its inputs
+    // exist, as a BuildKit vertex does. Waiting for them inside a slot deadlocked when every
+    // slot waited (jobs=1).
+    await Promise.all(stageInputs(step).map((i) => this.stage(i)));
     const hit = await this.cached(step);
     if (hit !== undefined) {
       this.emit({ type: 'step-cached', id: step.id, name, stage: stage.name, time: Date.now() });
       return hit;
     }
-    // The stages a step reads (COPY --from=<stage>, RUN --mount=from=<stage>) finish first: a
-    // step starts — and takes one of the `jobs` slots — only once its inputs exist, as a BuildKit
-    // vertex does. Waiting for them inside a slot deadlocked when every slot waited (jobs=1).
-    await Promise.all(stageInputs(step).map((i) => this.stage(i)));
     const started = Date.now();
     this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: started });
     try {
