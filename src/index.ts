@@ -17,3 +17,12 @@ export {
 } from './syntax/index.js';
 export { toStages, checkDockerfile, type Stage, type Stages, type Instruction, type Command, type CheckResult } from './instructions/index.js';
 export { processWord, processWords, envFrom, type ShellEnv, type ShellOptions } from './shell/index.js';
+export {
+  build,
+  planDockerfile,
+  buildOptionsSchema,
+  type BuildOptions,
+  type BuildResult,
+  type BuildOutput,
+} from './build.js';
+export type { BuildEvent, EventSink } from './events.js';
