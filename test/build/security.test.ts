@@ -199,8 +199,8 @@ interface RawEntry {
 async function rawTar(entries: readonly RawEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((resolve) => pack.on('end', resolve));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const e of entries) {
     const header =
       e.hardlink !== undefined
@@ -208,11 +208,12 @@ async function rawTar(entries: readonly RawEntry[]): Promise<Buffer> {
         : e.linkname !== undefined
           ? { name: e.path, type: 'symlink' as const, linkname: e.linkname }
           : { name: e.path, type: 'file' as const };
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ ...header, mode: header.type === 'symlink' ? 0o777 : 0o644, uid: 0, gid: 0, mtime: new Date(EPOCH * 1000) }, header.type === 'file' ? (e.data ?? '') : undefined, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+    const full = { ...header, mode: header.type === 'symlink' ? 0o777 : 0o644, uid: 0, gid: 0, mtime: new Date(EPOCH * 1000) };
+    await new Promise<void>((resolve, reject) => {
+      const callback = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (header.type === 'file') pack.entry(full, e.data ?? '', callback);
+      else pack.entry(full, callback);
+    });
   }
   pack.finalize();
   await done;
