@@ -45,7 +45,7 @@ function runNpx(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ 
 
 describe('npx build-image . (no flags)', () => {
   const { app } = project();
-  const base = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' };
+  const base: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' };
   delete base['XDG_CACHE_HOME'];
   delete base['CI'];
 
