@@ -69,7 +69,11 @@ describe.runIf(isRoot && hasTool('busybox', 'busybox-static') && hasTool('getfat
     const { layer } = await execute({ name: 'overlay', runtime: 'unshare', snapshotter: 'overlay' }, step, { store });
     const adopted = join(store.root, 'state', 'run-layers', 'trusted', layer.diffID.slice('sha256:'.length));
     const fresh = await new LayerDirs(await openStore({ root: await tempDir('unpacked') }), 'trusted').layer(layer);
-    expect(dirTree(join(adopted, 'fs'), { mtime: true })).toEqual(dirTree(fresh.dir, { mtime: true }));
+    // Whiteouts (0/0 character devices) are markers: the kernel stamps one made by `rm` with
+    // the time of the rm, an unpack stamps it with the time of the mknod, and neither reaches
+    // a layer (the differ writes whiteouts with mtime 0). Compared without their mtime.
+    const tree = (dir: string) => dirTree(dir, { mtime: true }).map((l) => (/^c 0000 \S+ \S+ 0:0 @/.test(l) ? l.replace(/ @\d+$/, '') : l));
+    expect(tree(join(adopted, 'fs'))).toEqual(tree(fresh.dir));
     expect(JSON.parse(readFileSync(join(adopted, 'meta.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(fresh.dir, '..', 'meta.json'), 'utf8')));
   });
 });
