@@ -59,6 +59,10 @@ export const buildOptionsSchema = z.strictObject({
     sourceDateEpoch: z.optional(z.int().check(z.nonnegative())),
     /** Registries to reach over plain HTTP (besides localhost and loopback). */
     insecureRegistries: z._default(z.array(z.string()), []),
+    /** How RUN steps run: `unshare` (built in, default), `runc`, `crun`, or an OCI runtime's path. */
+    runtime: z.optional(z.string()),
+    /** Entitlements, as `docker buildx build --allow`: `security.insecure` allows RUN --security=insecure. */
+    allow: z._default(z.array(z.enum(['security.insecure', 'network.host'])), []),
     /** Cancels the build. */
     signal: z.optional(z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal)),
     /** Progress events. */
@@ -349,6 +353,8 @@ export async function build(input: BuildOptions): Promise<BuildResult> {
     };
     const imageProvider = defaultImageProvider({ puller: (ref, { digest }) => registryImage(digest, ref) });
     const runner = new RunExecutor({
+      runtime: o.runtime,
+      allowInsecure: o.allow.includes('security.insecure'),
       network: o.network === 'none' ? 'none' : 'host',
       secrets: secretsFrom(o.secrets),
       contexts,

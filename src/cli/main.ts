@@ -76,6 +76,8 @@ const BUILD_OPTIONS: OptionSpec[] = [
   { name: 'iidfile', type: 'string', value: 'FILE', description: 'write the image ID (sha256:… of the config) to FILE' },
   { name: 'metadata-file', type: 'string', value: 'FILE', description: 'write build results (digests, names, outputs) as JSON to FILE' },
   { name: 'jobs', type: 'string', value: 'N', description: 'steps run at the same time (default: CPU count)' },
+  { name: 'runtime', type: 'string', value: 'unshare|runc|crun|PATH', description: 'how RUN steps run (default: unshare, built in)' },
+  { name: 'allow', type: 'strings', value: 'security.insecure', description: 'an entitlement (security.insecure allows RUN --security=insecure)' },
   { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
 ];
 
@@ -225,6 +227,8 @@ async function buildCommand(argv: string[], io: Io): Promise<number> {
       secrets,
       network: network as 'default' | 'none' | 'host',
       jobs: jobsText === undefined ? undefined : Number(jobsText),
+      runtime: options['runtime'] as string | undefined,
+      allow: allowList((options['allow'] as string[] | undefined) ?? []),
       signal: controller.signal,
       onEvent: (e) => progress.event(e),
     });
@@ -280,6 +284,19 @@ async function writeResultFile(flag: string, path: string, text: string): Promis
       suggestion: 'the image was built; give a path in a writable directory',
     });
   }
+}
+
+/** `--allow` values (comma-separated lists too), checked. */
+function allowList(values: readonly string[]): Array<'security.insecure' | 'network.host'> {
+  const known = ['security.insecure', 'network.host'] as const;
+  const out: Array<'security.insecure' | 'network.host'> = [];
+  for (const v of values.flatMap((x) => x.split(','))) {
+    if (!(known as readonly string[]).includes(v)) {
+      throw new BuildImageError('CLI_BAD_FLAG', `unknown entitlement "${v}" for --allow`, { suggestion: didYouMean(v, known) ?? `use ${known.join(' or ')}` });
+    }
+    out.push(v as (typeof known)[number]);
+  }
+  return out;
 }
 
 /** Where the image went and what to do next, for people. */
