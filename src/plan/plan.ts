@@ -181,6 +181,7 @@ class Planner {
     return {
       target: target.index,
       stages: ordered.map((s) => this.planned(s)),
+      stageCount: this.states.length,
       contextPaths: [...this.contextPaths].sort(),
       platform: this.targetPlatform,
       epoch,

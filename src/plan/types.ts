@@ -161,6 +161,11 @@ export interface Plan {
   readonly target: number;
   /** The stages the target needs, in an order where dependencies come first. */
   readonly stages: readonly PlannedStage[];
+  /**
+   * How many stages the Dockerfile defines, counting images named by COPY --from (BuildKit
+   * leaves the stage name out of progress lines when there is only one).
+   */
+  readonly stageCount: number;
   /** Names of the main context's paths the build reads (for the context transfer). */
   readonly contextPaths: readonly string[];
   readonly platform: Platform;
