@@ -140,6 +140,26 @@ describe('--progress', () => {
     for (const l of frame) expect(l.length).toBeLessThanOrEqual(99);
   });
 
+  it('plain: output without a final newline is printed when its step ends; a failed step says ERROR', async () => {
+    const ctx = writeContext(tmp.path, 'plain-partial', { Dockerfile: "FROM busybox\nRUN printf 'first\\nno newline'\nRUN printf 'half'; exit 4\n" });
+    const r = await buildWith(freshCache(), ['--progress', 'plain', ...bb.flags, ctx]);
+    expect(r.code).toBe(1);
+    const run = "RUN printf 'half'; exit 4";
+    expect(normalisePlain(r.stderr).split('\n').slice(0, 11)).toEqual([
+      '#1 [stage-0 1/3] FROM busybox@<digest>',
+      '#1 DONE #s',
+      "#2 [stage-0 2/3] RUN printf 'first\\nno newline'",
+      '#2 # first',
+      '#2 # no newline',
+      '#2 DONE #s',
+      `#3 [stage-0 3/3] ${run}`,
+      '#3 # half',
+      `#3 ERROR: ${run}: process "/bin/sh -c printf 'half'; exit 4" did not complete successfully: exit code: 4`,
+      `error RUN_FAILED: ${run}: process "/bin/sh -c printf 'half'; exit 4" did not complete successfully: exit code: 4`,
+      '  half',
+    ]);
+  });
+
   it('auto is plain when stderr is not a terminal; quiet prints only the result', async () => {
     const ctx = writeContext(tmp.path, 'auto', SINGLE);
     const cache = freshCache();

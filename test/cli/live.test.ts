@@ -29,6 +29,8 @@ interface Gate {
   readonly maxWaiting: number;
   /** Paths in the order they arrived. */
   readonly arrivals: readonly string[];
+  /** Requests whose client went away before an answer (its process was killed). */
+  readonly abandoned: number;
   /** Answers every waiting request (and every later one at once). */
   open(): void;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ async function startGate(options: { openAt?: number; idleMs?: number } = {}): Pr
   const waiting: http.ServerResponse[] = [];
   const arrivals: string[] = [];
   let maxWaiting = 0;
+  let abandoned = 0;
   let opened = false;
   let idle: NodeJS.Timeout | undefined;
   const answer = (res: http.ServerResponse) => res.end(`${(res.req.url ?? '').slice(1)}\n`);
@@ -51,6 +54,9 @@ async function startGate(options: { openAt?: number; idleMs?: number } = {}): Pr
   };
   const server = http.createServer((req, res) => {
     arrivals.push(req.url ?? '');
+    res.on('close', () => {
+      if (!res.writableEnded) abandoned++;
+    });
     if (opened) return answer(res);
     waiting.push(res);
     maxWaiting = Math.max(maxWaiting, waiting.length);
@@ -65,6 +71,9 @@ async function startGate(options: { openAt?: number; idleMs?: number } = {}): Pr
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get maxWaiting() {
       return maxWaiting;
+    },
+    get abandoned() {
+      return abandoned;
     },
     arrivals,
     open() {
@@ -108,7 +117,8 @@ describe.runIf(hasTool('script', 'bsdutils'))('the live view on a terminal', () 
     try {
       const ctx = writeContext(tmp.path, 'live', PARALLEL);
       const cache = `${tmp.path}/cache-live`;
-      const cmd = [process.execPath, cliPath, 'build', '--cache-dir', cache, '--build-arg', `GATE=${gate.url}`, '-t', 'live:1', ...bb.flags, ctx].map(shellQuote).join(' ');
+      // --jobs 2: both RUN steps at once even on a one-CPU machine.
+      const cmd = [process.execPath, cliPath, 'build', '--cache-dir', cache, '--jobs', '2', '--build-arg', `GATE=${gate.url}`, '-t', 'live:1', ...bb.flags, ctx].map(shellQuote).join(' ');
       const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let seen: string[] | undefined;
@@ -218,5 +228,33 @@ describe('--jobs', () => {
       if (end) open.delete(end[1]!);
     }
     expect(most).toBe(1);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it.each([['SIGINT'], ['SIGTERM']] as const)('%s during a RUN step: the step is stopped, BUILD_CANCELLED, exit 1, nothing stored', async (signal) => {
+    const gate = await startGate();
+    try {
+      const ctx = writeContext(tmp.path, `cancel-${signal}`, PARALLEL);
+      const cache = `${tmp.path}/cache-cancel-${signal}`;
+      const args = [cliPath, 'build', '--cache-dir', cache, '--progress', 'plain', '--jobs', '2', '-t', 'cancelled:1', '--build-arg', `GATE=${gate.url}`, ...bb.flags, ctx];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d: string) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      // Both RUN steps wait at the gate (it never opens): then the signal comes.
+      while (gate.arrivals.length < 2 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      child.kill(signal);
+      expect(await closed).toBe(1);
+      // The running steps' processes were killed: their requests were abandoned.
+      while (gate.abandoned < 2) await new Promise((r) => setTimeout(r, 20));
+      expect(stderr.split('\n').filter((l) => l.startsWith('error '))).toEqual(['error BUILD_CANCELLED: build cancelled']);
+      const { existsSync, readFileSync } = await import('node:fs');
+      const index = `${cache}/index.json`;
+      expect(existsSync(index) ? readFileSync(index, 'utf8') : '').not.toContain('cancelled:1');
+    } finally {
+      await gate.close();
+    }
   });
 });

@@ -189,3 +189,45 @@ describe('exit codes', () => {
     expect(r).toEqual({ code: 2, stdout: '', stderr: stderr.replace(' CTX', ` ${ok}`) });
   });
 });
+
+describe('parse and argument edge cases', () => {
+  it('parse: a syntax error prints the frame and exits 1', async () => {
+    const ctx = writeContext(tmp.path, 'parse-error', { Dockerfile: 'FROM alpine\nRUN <<EOF\necho hi\n' });
+    expect(await runCli(['parse', 'Dockerfile'], { cwd: ctx })).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: [
+        'error PARSE_UNTERMINATED_HEREDOC: unterminated heredoc: no line `EOF` ends it',
+        '  at Dockerfile:2:1 (line 2, column 1)',
+        '  1 | FROM alpine',
+        '> 2 | RUN <<EOF',
+        '    | ^^^^^^^^^',
+        '> 3 | echo hi',
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('parse: -f FILE and FILE together is bad usage (exit 2)', async () => {
+    expect(await runCli(['parse', '-f', 'a', 'b'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error CLI_USAGE: parse takes one Dockerfile: give it with -f FILE or as FILE, not both\n',
+    });
+  });
+
+  it('-- ends the options: what follows is the context, even when it starts with -', async () => {
+    const ctx = writeContext(tmp.path, '-dash', { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a\n' });
+    const r = await runCli(['build', '--cache-dir', `${tmp.path}/cache-dash`, '--progress', 'quiet', '--', '-dash'], { cwd: tmp.path });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`stored in the local image store (an OCI layout): ${tmp.path}/cache-dash:dash:latest\n`);
+    expect(ctx.endsWith('/-dash')).toBe(true);
+  });
+
+  it('a directory named like a mistyped command is a context, not an unknown command', async () => {
+    writeContext(tmp.path, 'bulid', { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a\n' });
+    const r = await runCli(['bulid', '--cache-dir', `${tmp.path}/cache-bulid`, '--progress', 'quiet'], { cwd: tmp.path });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(':bulid:latest\n');
+  });
+});
