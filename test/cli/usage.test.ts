@@ -48,6 +48,8 @@ ${SHARED}  -t, --tag NAME[:TAG]                                  name the image 
       --iidfile FILE                                    write the image ID (sha256:… of the config) to FILE
       --metadata-file FILE                              write build results (digests, names, outputs) as JSON to FILE
       --jobs N                                          steps run at the same time (default: CPU count)
+      --runtime unshare|runc|crun|PATH                  how RUN steps run (default: unshare, built in)
+      --allow security.insecure                         an entitlement (security.insecure allows RUN --security=insecure) (repeatable)
   -h, --help                                            show this help
 `;
 
