@@ -3,9 +3,11 @@
  * "compress and hash" used to make layers (compressed digest + size and uncompressed diffID
  * computed while the bytes stream through, never held in memory).
  *
- * The gzip header is fixed: `1f 8b 08 00 00000000 XFL ff` — no file name, no comment, MTIME 0,
- * XFL as zlib/Go set it for the level (2 at level 9, 4 at level 1, else 0) and OS byte 0xff
- * ("unknown"). 0xff is what Go's compress/gzip writes, i.e. what BuildKit and containerd put in
+ * Layers are gzipped as a series of gzip members of 1 MiB of input each (ParallelGzip), so
+ * that they compress on several threads and data that does not compress is stored, not
+ * deflated. Every member has the fixed header `1f 8b 08 00 00000000 XFL ff` — no file name,
+ * no comment, MTIME 0, XFL as zlib/Go set it for the level (2 at level 9, 4 at level 1, else 0)
+ * and OS byte 0xff ("unknown"). 0xff is what Go's compress/gzip writes, i.e. what BuildKit and containerd put in
  * every layer they compress; zlib would write 3 ("Unix"), which would make our header depend on
  * the build host's zlib. The deflate body comes from Node's bundled zlib, so it is stable for a
  * given Node release (a different zlib may compress differently; diffIDs never change).
@@ -22,24 +24,125 @@ export const GZIP_OS_BYTE = 0xff;
 /** The default gzip level: 6, zlib's and Go's default (gzip.DefaultCompression). */
 export const DEFAULT_GZIP_LEVEL = 6;
 
+/** Uncompressed bytes per gzip member: the unit of parallel compression. */
+export const GZIP_CHUNK = 1 << 20;
+
+/** Bytes of a chunk test-compressed to decide whether the chunk compresses at all. */
+const SAMPLE = 16 * 1024;
+
+/** Chunks compressing at once (zlib runs them on the libuv thread pool). */
+const IN_FLIGHT = 4;
+
+function gzipHeader(level: number): Buffer {
+  // 1f 8b, deflate, no flags, MTIME 0, XFL as Go/zlib set it, OS 0xff.
+  const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
+  return Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, xfl, GZIP_OS_BYTE]);
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** CRC-32 (zlib's, where this Node has it). */
+function crc32(data: Buffer): number {
+  const native = (zlib as unknown as { crc32?: (d: Buffer) => number }).crc32;
+  if (native) return native(data) >>> 0;
+  let c = -1;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+function deflateRaw(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => zlib.deflateRaw(data, { level }, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
 /**
- * The transforms that gzip with the fixed header: zlib's gzip, then a patch of header byte 9
- * (OS) to 0xff. Use them inside a pipeline, or call `compress(input, 'gzip')`.
+ * One gzip member for one chunk. A chunk whose first 16 KiB do not shrink at level 1 (already
+ * compressed or random data) is stored (level 0) instead of deflated: zlib gains nothing on
+ * such data and spends as long on it as on text. The decision depends on the bytes only.
  */
-export function gzipTransforms(options: { level?: number } = {}): Transform[] {
-  const gz = zlib.createGzip({ level: options.level ?? DEFAULT_GZIP_LEVEL });
-  let offset = 0; // bytes of output seen so far, to find header byte 9
-  const fix = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (offset <= 9 && offset + chunk.length > 9) {
-        chunk = Buffer.from(chunk); // never write into zlib's buffer
-        chunk[9 - offset] = GZIP_OS_BYTE;
+async function gzipMember(chunk: Buffer, level: number): Promise<Buffer> {
+  let body: Buffer;
+  let used = level;
+  if (level > 0 && chunk.length > SAMPLE) {
+    const sample = zlib.deflateRawSync(chunk.subarray(0, SAMPLE), { level: 1 });
+    if (sample.length >= SAMPLE * 0.97) used = 0;
+  }
+  body = await deflateRaw(chunk, used);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(chunk), 0);
+  trailer.writeUInt32LE(chunk.length >>> 0, 4);
+  return Buffer.concat([gzipHeader(used), body, trailer]);
+}
+
+/**
+ * Deterministic gzip, compressed in parallel: the input is cut into 1 MiB chunks, each
+ * becomes a gzip member (RFC 1952 allows a series of members; Go's, zlib's, Python's and
+ * Node's readers all read them as one stream), compressed on the thread pool several at a
+ * time and written in order. Output depends only on the input bytes and the level.
+ */
+export class ParallelGzip extends Transform {
+  private pending: Buffer[] = [];
+  private pendingSize = 0;
+  private readonly queue: Promise<Buffer>[] = [];
+  private sawInput = false;
+
+  constructor(private readonly level: number = DEFAULT_GZIP_LEVEL) {
+    super();
+  }
+
+  /** Pushes finished members in order; waits while too many are in flight. */
+  private async drain(limit: number): Promise<void> {
+    while (this.queue.length > limit) this.push(await this.queue.shift()!);
+  }
+
+  private schedule(chunk: Buffer): void {
+    const p = gzipMember(chunk, this.level);
+    p.catch(() => {}); // observed when drained
+    this.queue.push(p);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.sawInput = true;
+    this.pending.push(chunk);
+    this.pendingSize += chunk.length;
+    if (this.pendingSize < GZIP_CHUNK) {
+      cb();
+      return;
+    }
+    (async () => {
+      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingSize);
+      let offset = 0;
+      while (all.length - offset >= GZIP_CHUNK) {
+        this.schedule(all.subarray(offset, offset + GZIP_CHUNK));
+        offset += GZIP_CHUNK;
+        await this.drain(IN_FLIGHT - 1);
       }
-      offset += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return [gz, fix];
+      const rest = all.subarray(offset);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingSize = rest.length;
+    })().then(() => cb(), (err: Error) => cb(err));
+  }
+
+  override _flush(cb: (err?: Error | null) => void): void {
+    if (this.pendingSize > 0 || !this.sawInput || this.queue.length === 0) {
+      this.schedule(Buffer.concat(this.pending, this.pendingSize));
+      this.pending = [];
+      this.pendingSize = 0;
+    }
+    this.drain(0).then(() => cb(), (err: Error) => cb(err));
+  }
+}
+
+/** The transforms that gzip (deterministic header, parallel members). */
+export function gzipTransforms(options: { level?: number } = {}): Transform[] {
+  return [new ParallelGzip(options.level ?? DEFAULT_GZIP_LEVEL)];
 }
 
 /** A gzip decompressor (several concatenated members are read as one stream). */
