@@ -59,26 +59,48 @@ function crc32(data: Buffer): number {
 }
 
 function deflateRaw(data: Buffer, level: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => zlib.deflateRaw(data, { level }, (err, out) => (err ? reject(err) : resolve(out))));
+  return new Promise((resolve, reject) =>
+    zlib.deflateRaw(data, { level, chunkSize: Math.max(64 * 1024, data.length + 1024) }, (err, out) => (err ? reject(err) : resolve(out))),
+  );
 }
 
 /**
- * One gzip member for one chunk. A chunk whose first 16 KiB do not shrink at level 1 (already
- * compressed or random data) is stored (level 0) instead of deflated: zlib gains nothing on
- * such data and spends as long on it as on text. The decision depends on the bytes only.
+ * Stored deflate blocks (RFC 1951 BTYPE 00) for `data`, without copying it: a 5-byte header
+ * per block of at most 65535 bytes, the last one with BFINAL set. Exactly what zlib writes at
+ * level 0, minus the copies.
  */
-async function gzipMember(chunk: Buffer, level: number): Promise<Buffer> {
-  let body: Buffer;
-  let used = level;
-  if (level > 0 && chunk.length > SAMPLE) {
-    const sample = zlib.deflateRawSync(chunk.subarray(0, SAMPLE), { level: 1 });
-    if (sample.length >= SAMPLE * 0.97) used = 0;
+function storedBlocks(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  const MAX = 65535;
+  if (data.length === 0) return [Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff])];
+  for (let off = 0; off < data.length; off += MAX) {
+    const len = Math.min(MAX, data.length - off);
+    const head = Buffer.alloc(5);
+    head[0] = off + len >= data.length ? 0x01 : 0x00;
+    head.writeUInt16LE(len, 1);
+    head.writeUInt16LE(~len & 0xffff, 3);
+    out.push(head, data.subarray(off, off + len));
   }
-  body = await deflateRaw(chunk, used);
+  return out;
+}
+
+/**
+ * One gzip member for one chunk, as buffers to write in order. A chunk whose first 16 KiB do
+ * not shrink at level 1 (already compressed or random data) is stored instead of deflated:
+ * zlib gains nothing on such data and spends as long on it as on text. The decision depends on
+ * the bytes only.
+ */
+async function gzipMember(chunk: Buffer, level: number): Promise<Buffer[]> {
+  let store = level === 0;
+  if (!store && chunk.length > SAMPLE) {
+    const sample = zlib.deflateRawSync(chunk.subarray(0, SAMPLE), { level: 1 });
+    store = sample.length >= SAMPLE * 0.97;
+  }
+  const body = store ? storedBlocks(chunk) : [await deflateRaw(chunk, level)];
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc32(chunk), 0);
   trailer.writeUInt32LE(chunk.length >>> 0, 4);
-  return Buffer.concat([gzipHeader(used), body, trailer]);
+  return [gzipHeader(store ? 0 : level), ...body, trailer];
 }
 
 /**
@@ -90,7 +112,7 @@ async function gzipMember(chunk: Buffer, level: number): Promise<Buffer> {
 export class ParallelGzip extends Transform {
   private pending: Buffer[] = [];
   private pendingSize = 0;
-  private readonly queue: Promise<Buffer>[] = [];
+  private readonly queue: Promise<Buffer[]>[] = [];
   private sawInput = false;
 
   constructor(private readonly level: number = DEFAULT_GZIP_LEVEL) {
@@ -99,7 +121,7 @@ export class ParallelGzip extends Transform {
 
   /** Pushes finished members in order; waits while too many are in flight. */
   private async drain(limit: number): Promise<void> {
-    while (this.queue.length > limit) this.push(await this.queue.shift()!);
+    while (this.queue.length > limit) for (const b of await this.queue.shift()!) this.push(b);
   }
 
   private schedule(chunk: Buffer): void {
