@@ -3,7 +3,8 @@
  * side effects (file system, store, registry) wired into the pure stages, and the two calls
  * users make — `planDockerfile` (what would be built, with cache keys) and `build`.
  */
-import { readFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import './zod.js';
@@ -213,6 +214,7 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
         platform,
         buildContexts: Object.fromEntries([...namedContexts].map(([k, v]) => [k, v.spec])),
         epoch,
+        network: options.network,
         file: fileName,
         source: text,
       },
@@ -330,6 +332,10 @@ export async function build(input: BuildOptions): Promise<BuildResult> {
   const prepared = await prepareBuild(input);
   const o = prepared.options;
   const emit = o.onEvent ?? (() => undefined);
+  for (const w of prepared.plan.warnings) {
+    const where = w.range ? ` (${prepared.file}:${w.range.start.line})` : '';
+    emit({ type: 'warning', code: w.code, message: w.message + where, time: Date.now() });
+  }
   try {
     const { executePlan, defaultImageProvider } = await import('./execute/build.js');
     const { parseOutput, writeOutputs } = await import('./execute/output.js');
@@ -352,6 +358,20 @@ export async function build(input: BuildOptions): Promise<BuildResult> {
       throw new BuildImageError('BUILD_IMAGE_UNKNOWN', `image ${ref}@${digest} was not resolved while planning`);
     };
     const imageProvider = defaultImageProvider({ puller: (ref, { digest }) => registryImage(digest, ref) });
+    // As buildx: a secret file that cannot be read is an error before anything runs.
+    const { parseSecretSpec } = await import('./execute/run/secrets.js');
+    for (const text of o.secrets) {
+      const spec = parseSecretSpec(text);
+      if (spec.src === undefined) continue;
+      const path = resolve(spec.src);
+      try {
+        await access(path, fsConstants.R_OK);
+      } catch (err) {
+        throw new BuildImageError('BUILD_SECRET_NOT_FOUND', `secret ${spec.id}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
+          suggestion: `check --secret id=${spec.id},src=…`,
+        });
+      }
+    }
     const runner = new RunExecutor({
       runtime: o.runtime,
       allowInsecure: o.allow.includes('security.insecure'),

@@ -33,7 +33,7 @@ import { parseDockerfile } from '../syntax/parse.js';
 import { closest } from '../suggest.js';
 import { addEnv, DEFAULT_PATH, EnvList, goDuration, goQuotedSlice, goSlice } from './env.js';
 import { parsePorts } from './ports.js';
-import type { BaseSource, CopySource, CopyStep, ImageOrigin, MountSource, Plan, PlannedStage, RunStep, Step, WorkdirStep } from './types.js';
+import type { BaseSource, CopySource, CopyStep, ImageOrigin, MountSource, Plan, PlannedStage, PlanWarning, RunStep, Step, WorkdirStep } from './types.js';
 
 /** A `--build-context NAME=…` value. */
 export type BuildContextSpec =
@@ -72,6 +72,8 @@ export interface PlanOptions {
   readonly buildContexts?: Readonly<Record<string, BuildContextSpec>> | undefined;
   /** SOURCE_DATE_EPOCH in seconds. */
   readonly epoch?: number | undefined;
+  /** The build's network for `RUN --network=default` (`--network`); part of RUN keys. */
+  readonly network?: 'default' | 'none' | 'host' | undefined;
   /** For errors: the Dockerfile's name and text. */
   readonly file?: string | undefined;
   readonly source?: string | undefined;
@@ -137,6 +139,7 @@ class Planner {
   private readonly buildPlatform: Platform;
   private readonly contexts: Readonly<Record<string, BuildContextSpec>>;
   private readonly contextPaths = new Set<string>();
+  private readonly warnings: PlanWarning[] = [];
 
   constructor(
     private readonly input: Stages,
@@ -182,6 +185,7 @@ class Planner {
       target: target.index,
       stages: ordered.map((s) => this.planned(s)),
       stageCount: this.states.length,
+      warnings: this.warnings,
       contextPaths: [...this.contextPaths].sort(),
       platform: this.targetPlatform,
       epoch,
@@ -561,17 +565,31 @@ class Planner {
       resolved = await this.resolvers.resolveImage(ref, platform, origin);
     } catch (err) {
       if (err instanceof BuildImageError) {
+        // As BuildKit (suggest.WrapError on the base name): a name close to a stage's is
+        // probably a typo of that stage, not an image.
+        const names = this.states.filter((x) => x.stage?.name).map((x) => x.stage!.name);
+        const near = closest(s.baseName, names, true);
         throw new BuildImageError(err.code, `${s.baseName}: ${err.message}`, {
           file: this.options.file,
           range: s.range,
           source: this.options.source,
-          suggestion: err.suggestion,
+          suggestion: near !== undefined ? `did you mean ${near}? stages: ${names.join(', ')}` : err.suggestion,
           cause: err,
         });
       }
       throw err;
     }
     const config = resolved.config;
+    if (config.os !== platform.os || config.architecture !== platform.architecture) {
+      // BuildKit's InvalidBaseImagePlatform check (a warning: the build goes on).
+      this.warnings.push({
+        code: 'PLAN_BASE_PLATFORM',
+        message:
+          `Base image ${s.baseName} was pulled with platform "${formatPlatform(normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }))}", ` +
+          `expected "${formatPlatform(platform)}" for current build`,
+        range: s.range,
+      });
+    }
     const layers = config.rootfs.diff_ids.length;
     s.baseImageLayers = layers;
     s.baseSource = layers === 0 && (config.history ?? []).every((h) => h.empty_layer) ? { kind: 'scratch' } : { kind: 'image', ref: resolved.ref, digest: resolved.digest, origin };
@@ -972,7 +990,9 @@ class Planner {
         // Secret contents and cache mount contents are never part of the key: only the specs.
         mounts: mountSpecs,
         mountSources: mountKeys,
-        network: c.network,
+        // The effective network mode, as BuildKit keys the exec op's network: a step without
+        // --network gets the build's (`default` and `host` both mean the host's network here).
+        network: effectiveNetwork(c.network, this.options.network),
         security: c.security,
         files,
       },
@@ -1150,6 +1170,11 @@ function mountFrom(value: string): string | undefined {
     const m = /(?:^|,)from=([^,]*)/i.exec(value);
     return m?.[1];
   }
+}
+
+function effectiveNetwork(step: 'default' | 'none' | 'host', build: 'default' | 'none' | 'host' | undefined): 'none' | 'host' {
+  const mode = step === 'default' ? (build ?? 'default') : step;
+  return mode === 'none' ? 'none' : 'host';
 }
 
 function isHttp(src: string): boolean {

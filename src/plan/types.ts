@@ -156,6 +156,13 @@ export interface PlannedStage {
   readonly range?: SourceRange | undefined;
 }
 
+/** Something a person should know that does not stop the build (BuildKit's lint warnings). */
+export interface PlanWarning {
+  readonly code: string;
+  readonly message: string;
+  readonly range?: SourceRange | undefined;
+}
+
 export interface Plan {
   /** Index of the target stage. */
   readonly target: number;
@@ -166,6 +173,7 @@ export interface Plan {
    * leaves the stage name out of progress lines when there is only one).
    */
   readonly stageCount: number;
+  readonly warnings: readonly PlanWarning[];
   /** Names of the main context's paths the build reads (for the context transfer). */
   readonly contextPaths: readonly string[];
   readonly platform: Platform;

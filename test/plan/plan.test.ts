@@ -424,3 +424,37 @@ describe('RUN --mount sources', () => {
     expect(runs(await plan(t))[0]!.key).toBe(a);
   });
 });
+
+describe('network, platform warnings, --from suggestions', () => {
+  it('keys RUN on the effective network: the build-wide --network for steps without their own', async () => {
+    const t = 'FROM busybox\nRUN wget x\nRUN --network=none true\n';
+    const host = runs(await plan(t, { network: 'host' }));
+    const dflt = runs(await plan(t));
+    const none = runs(await plan(t, { network: 'none' }));
+    expect(host[0]!.key).toBe(dflt[0]!.key); // default is the host's network
+    expect(none[0]!.key).not.toBe(host[0]!.key);
+    expect(none[1]!.key).not.toBe(host[1]!.key); // its parent changed
+  });
+
+  it('warns when the base image is for another platform (BuildKit InvalidBaseImagePlatform)', async () => {
+    const p = await plan('FROM busybox\n', { platform: { os: 'linux', architecture: 'arm64' } });
+    expect(p.warnings.map((w) => [w.code, w.message, w.range?.start.line])).toEqual([
+      ['PLAN_BASE_PLATFORM', 'Base image busybox was pulled with platform "linux/amd64", expected "linux/arm64" for current build', 1],
+    ]);
+    expect((await plan('FROM busybox\n')).warnings).toEqual([]);
+  });
+
+  it('suggests the closest stage when COPY --from names no stage and no image resolves', async () => {
+    const checked = checkDockerfile('FROM scratch AS builder\nFROM scratch\nCOPY --from=bulider /a /a\n');
+    const e = await planBuild(checked.stages!, { platform: AMD64 }, {
+      ...resolvers(),
+      async resolveImage(ref) {
+        throw new BuildImageError('REGISTRY_NOT_FOUND', `${ref}: not found`);
+      },
+    }).then(
+      () => undefined,
+      (err: BuildImageError) => err,
+    );
+    expect([e?.code, e?.suggestion]).toEqual(['REGISTRY_NOT_FOUND', 'did you mean builder? stages: builder']);
+  });
+});
