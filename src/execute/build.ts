@@ -338,7 +338,7 @@ class Build {
       case 'image': {
         const id = `s${stage.index}.from`;
         const started = Date.now();
-        this.emit({ type: 'step-start', id, name: `[${stage.name} 1/${stage.steps.length + 1}] FROM ${base.ref}@${base.digest}`, stage: stage.name, time: started });
+        this.emit({ type: 'step-start', id, name: `${this.prefix(stage, 1)} FROM ${base.ref}@${base.digest}`, stage: stage.name, time: started });
         try {
           const image = await this.image(base, stage.platform ?? this.plan.platform);
           const now = Date.now();
@@ -353,12 +353,21 @@ class Build {
     }
   }
 
+  /**
+   * BuildKit's progress prefix `[stage n/total]`: the total counts a FROM of an image and the
+   * COPY/ADD/RUN/WORKDIR steps; a Dockerfile with one stage has no stage name in it.
+   */
+  private prefix(stage: PlannedStage, n: number): string {
+    const total = stage.steps.length + (stage.base.kind === 'image' ? 1 : 0);
+    return this.plan.stageCount === 1 ? `[${n}/${total}]` : `[${stage.name} ${n}/${total}]`;
+  }
+
   private async runStage(stage: PlannedStage): Promise<StageResult> {
     this.signal.throwIfAborted();
     const layers = await this.baseLayers(stage);
     for (const [i, step] of stage.steps.entries()) {
       this.signal.throwIfAborted();
-      const name = `[${stage.name} ${i + 2}/${stage.steps.length + 1}] ${step.name}`;
+      const name = `${this.prefix(stage, i + 1 + (stage.base.kind === 'image' ? 1 : 0))} ${step.name}`;
       layers.push(await this.runStep(stage, step, name, [...layers]));
     }
     const image = stageImage(this.plan, stage, layers);

@@ -79,7 +79,7 @@ describe.runIf(busybox)('progress events', () => {
       'step-done s0.from',
       'step-start s0.1 [one 2/2] COPY a /a',
       'step-done s0.1',
-      'step-start s1.1 [stage-1 2/2] COPY --from=one /a /b',
+      'step-start s1.1 [stage-1 1/1] COPY --from=one /a /b',
       'step-done s1.1',
       `done ${first.digest}`,
     ]);
@@ -94,7 +94,7 @@ describe.runIf(busybox)('progress events', () => {
       `step-start s0.from [one 1/2] FROM busybox@${bb.digest}`,
       'step-done s0.from',
       'step-cached s0.1 [one 2/2] COPY a /a',
-      'step-cached s1.1 [stage-1 2/2] COPY --from=one /a /b',
+      'step-cached s1.1 [stage-1 1/1] COPY --from=one /a /b',
       `done ${first.digest}`,
     ]);
   });

@@ -46,9 +46,9 @@ describe('--progress', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toBe('');
     const head = [
-      '#1 [stage-0 1/4] FROM busybox@<digest>',
+      '#1 [1/4] FROM busybox@<digest>',
       '#1 DONE #s',
-      '#2 [stage-0 2/4] WORKDIR /app',
+      '#2 [2/4] WORKDIR /app',
     ];
     const tail = [
       '#5 DONE #s: <digest>',
@@ -60,13 +60,13 @@ describe('--progress', () => {
       '',
     ];
     expect(normalisePlain(first.stderr)).toBe(
-      [...head, '#2 DONE #s', '#3 [stage-0 3/4] COPY a.txt .', '#3 DONE #s', '#4 [stage-0 4/4] RUN echo built; echo built > b.txt', '#4 # built', '#4 DONE #s', ...tail].join('\n'),
+      [...head, '#2 DONE #s', '#3 [3/4] COPY a.txt .', '#3 DONE #s', '#4 [4/4] RUN echo built; echo built > b.txt', '#4 # built', '#4 DONE #s', ...tail].join('\n'),
     );
 
     const again = await buildWith(cache, ['--progress', 'plain', ...bb.flags, '-t', 'plain:1', ctx]);
     expect(again.code).toBe(0);
     expect(normalisePlain(again.stderr)).toBe(
-      [...head, '#2 CACHED', '#3 [stage-0 3/4] COPY a.txt .', '#3 CACHED', '#4 [stage-0 4/4] RUN echo built; echo built > b.txt', '#4 CACHED', ...tail].join('\n'),
+      [...head, '#2 CACHED', '#3 [3/4] COPY a.txt .', '#3 CACHED', '#4 [4/4] RUN echo built; echo built > b.txt', '#4 CACHED', ...tail].join('\n'),
     );
     // The same image, both times.
     const digests = (s: string) => s.match(/^built (sha256:[0-9a-f]{64})$/m)?.[1];
@@ -101,13 +101,13 @@ describe('--progress', () => {
     const image = await storedImage(cache, 'raw:1');
     expect(shape).toEqual([
       { type: 'plan', stages: 1, steps: 3 },
-      { type: 'step-start', id: 's0.from', name: `[stage-0 1/4] FROM busybox@${bb.digest}`, stage: 'stage-0' },
+      { type: 'step-start', id: 's0.from', name: `[1/4] FROM busybox@${bb.digest}`, stage: 'stage-0' },
       { type: 'step-done', id: 's0.from' },
-      { type: 'step-start', id: 's0.1', name: '[stage-0 2/4] WORKDIR /app', stage: 'stage-0' },
+      { type: 'step-start', id: 's0.1', name: '[2/4] WORKDIR /app', stage: 'stage-0' },
       { type: 'step-done', id: 's0.1' },
-      { type: 'step-start', id: 's0.2', name: '[stage-0 3/4] COPY a.txt .', stage: 'stage-0' },
+      { type: 'step-start', id: 's0.2', name: '[3/4] COPY a.txt .', stage: 'stage-0' },
       { type: 'step-done', id: 's0.2' },
-      { type: 'step-start', id: 's0.3', name: '[stage-0 4/4] RUN echo built; echo built > b.txt', stage: 'stage-0' },
+      { type: 'step-start', id: 's0.3', name: '[4/4] RUN echo built; echo built > b.txt', stage: 'stage-0' },
       { type: 'step-output', id: 's0.3', stream: 'stdout', data: 'built\n' },
       { type: 'step-done', id: 's0.3' },
       { type: 'done', digest: image.digest(), outputs: [`${cache}:raw:1`] },
@@ -128,13 +128,14 @@ describe('--progress', () => {
     const frames = r.stderr.split(/\x1b\[\d+A\x1b\[J/);
     const last = frames.at(-1)!.split('\n');
     const frame = last.slice(0, last.findIndex((l) => l.startsWith('built ')));
-    const norm = (l: string) => l.replace(/ +\d+\.\ds$/, ' #s').replace(/Building \d+\.\ds/, 'Building #s').replace(/sha256:[0-9a-f]+(…|$)/, '<digest>');
+    // The digest is cut short (…) when the line would not fit, or shown whole when it does.
+    const norm = (l: string) => l.replace(/ +\d+\.\ds$/, ' #s').replace(/Building \d+\.\ds/, 'Building #s').replace(/sha256:[0-9a-f]+…?/, '<digest>');
     expect(frame.map(norm)).toEqual([
       '[+] Building #s (4/4) FINISHED',
-      ' => [stage-0 1/4] FROM busybox@<digest> #s',
-      ' => CACHED [stage-0 2/4] WORKDIR /app #s',
-      ' => [stage-0 3/4] COPY a.txt . #s',
-      ' => [stage-0 4/4] RUN echo built; echo built > b.txt #s',
+      ' => [1/4] FROM busybox@<digest> #s',
+      ' => CACHED [2/4] WORKDIR /app #s',
+      ' => [3/4] COPY a.txt . #s',
+      ' => [4/4] RUN echo built; echo built > b.txt #s',
     ]);
     // Every line fits the default width of 100 columns.
     for (const l of frame) expect(l.length).toBeLessThanOrEqual(99);
@@ -146,13 +147,13 @@ describe('--progress', () => {
     expect(r.code).toBe(1);
     const run = "RUN printf 'half'; exit 4";
     expect(normalisePlain(r.stderr).split('\n').slice(0, 11)).toEqual([
-      '#1 [stage-0 1/3] FROM busybox@<digest>',
+      '#1 [1/3] FROM busybox@<digest>',
       '#1 DONE #s',
-      "#2 [stage-0 2/3] RUN printf 'first\\nno newline'",
+      "#2 [2/3] RUN printf 'first\\nno newline'",
       '#2 # first',
       '#2 # no newline',
       '#2 DONE #s',
-      `#3 [stage-0 3/3] ${run}`,
+      `#3 [3/3] ${run}`,
       '#3 # half',
       `#3 ERROR: ${run}: process "/bin/sh -c printf 'half'; exit 4" did not complete successfully: exit code: 4`,
       `error RUN_FAILED: ${run}: process "/bin/sh -c printf 'half'; exit 4" did not complete successfully: exit code: 4`,
@@ -164,7 +165,7 @@ describe('--progress', () => {
     const ctx = writeContext(tmp.path, 'auto', SINGLE);
     const cache = freshCache();
     const auto = await buildWith(cache, [...bb.flags, ctx]);
-    expect(auto.stderr.split('\n').slice(0, 2)).toEqual([`#1 [stage-0 1/4] FROM busybox@${bb.digest}`, '#1 DONE 0.0s']);
+    expect(auto.stderr.split('\n').slice(0, 2)).toEqual([`#1 [1/4] FROM busybox@${bb.digest}`, '#1 DONE 0.0s']);
     const quiet = await buildWith(cache, ['--progress', 'quiet', ...bb.flags, ctx]);
     expect(quiet.stderr.split('\n')[0]).toMatch(/^built sha256:[0-9a-f]{64}$/);
     expect(summary(quiet.stderr)).toEqual(quiet.stderr.split('\n').filter((l) => l !== ''));
@@ -260,13 +261,10 @@ describe('--target', () => {
   };
   it.each<[string[], string[], string[]]>([
     [['--target', 'base'], ['base.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt']],
-    // TODO(src/execute/build.ts): the labels count FROM as step 1 of every stage. BuildKit counts
-    // it only for an image base (not scratch, not another stage: `[test 1/1] RUN …`) and leaves
-    // the stage name out when the Dockerfile has a single stage (`[1/4] FROM …`).
-    // These pins follow the labels as they are today.
-    [['--target', 'test'], ['base.txt', 'test.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[test 2/2] RUN echo test > /test.txt']],
-    [['--target=TEST'], ['base.txt', 'test.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[test 2/2] RUN echo test > /test.txt']],
-    [[], ['base.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[final 2/2] COPY --from=base /base.txt /']],
+    // As BuildKit: FROM is a step only for an image base, not for another stage (`[test 1/1]`) or scratch (`[final 1/1]`).
+    [['--target', 'test'], ['base.txt', 'test.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[test 1/1] RUN echo test > /test.txt']],
+    [['--target=TEST'], ['base.txt', 'test.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[test 1/1] RUN echo test > /test.txt']],
+    [[], ['base.txt'], ['[base 1/2] FROM busybox', '[base 2/2] RUN echo base > /base.txt', '[final 1/1] COPY --from=base /base.txt /']],
   ])('%j builds that stage and the stages it needs, nothing else', async (flags, files_, steps) => {
     const ctx = writeContext(tmp.path, `target-${n}`, files);
     const cache = freshCache();

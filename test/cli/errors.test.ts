@@ -154,11 +154,11 @@ describe('a failing RUN', () => {
     const reason = `${run}: process "/bin/sh -c for i in $(seq 1 12); do echo line $i; done; echo oops; exit 3" did not complete successfully: exit code: 3`;
     expect(normalisePlain(r.stderr)).toBe(
       [
-        '#1 [stage-0 1/3] FROM busybox@<digest>',
+        '#1 [1/3] FROM busybox@<digest>',
         '#1 DONE #s',
-        '#2 [stage-0 2/3] WORKDIR /w',
+        '#2 [2/3] WORKDIR /w',
         '#2 DONE #s',
-        `#3 [stage-0 3/3] ${run}`,
+        `#3 [3/3] ${run}`,
         ...Array.from({ length: 12 }, (_, i) => `#3 # line ${i + 1}`),
         '#3 # oops',
         `#3 ERROR: ${reason}`,

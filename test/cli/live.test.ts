@@ -157,8 +157,8 @@ describe.runIf(hasTool('script', 'bsdutils'))('the live view on a terminal', () 
           ' => [b 1/2] FROM busybox@<digest> #s',
           ` => [a 2/2] RUN echo a-started && wget -q -O /a.txt $GATE/a && echo a-finished #s`,
           ` => [b 2/2] RUN echo b-started && wget -q -O /b.txt $GATE/b && echo b-finished #s`,
-          ' => [stage-2 2/3] COPY --from=a /a.txt / #s',
-          ' => [stage-2 3/3] COPY --from=b /b.txt / #s',
+          ' => [stage-2 1/2] COPY --from=a /a.txt / #s',
+          ' => [stage-2 2/2] COPY --from=b /b.txt / #s',
         ].sort(),
       );
       // A terminal of unknown size (0 columns): the default width, 100 columns.

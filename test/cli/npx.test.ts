@@ -59,9 +59,9 @@ describe('npx build-image . (no flags)', () => {
     const image = await storedImage(store, 'my-app:latest');
     expect(normalisePlain(r.stderr).replace(image.digest(), '<image>')).toBe(
       [
-        '#1 [stage-0 2/3] COPY hello.txt /hello.txt',
+        '#1 [1/2] COPY hello.txt /hello.txt',
         '#1 DONE #s',
-        '#2 [stage-0 3/3] COPY <<EOF /etc/motd',
+        '#2 [2/2] COPY <<EOF /etc/motd',
         '#2 DONE #s',
         '#3 DONE #s: <digest>',
         `built <digest>`,

@@ -40,7 +40,7 @@ describe.runIf(hasTool('docker-registry', 'docker-registry') && hasTool('busybox
     const build = async (flags: string[], tag: string) => {
       const r = await buildWith(cache, ['--progress', 'plain', '-t', tag, ...flags, app]);
       expect(r.code).toBe(0);
-      const from = /^#\d+ \[stage-0 1\/1\] FROM (\S+)$/m.exec(r.stderr)?.[1];
+      const from = /^#\d+ \[1\/1\] FROM (\S+)$/m.exec(r.stderr)?.[1];
       const versions = (await imageTree(await storedImage(cache, tag))).filter((l) => l.includes('version.txt'));
       return { from, versions };
     };

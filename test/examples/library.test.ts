@@ -39,10 +39,10 @@ describe('examples/library/build.ts', () => {
     expect(norm(r.stdout)).toBe(
       [
         'plan    1 stage(s), 2 step(s)',
-        'start   [stage-0 2/3] COPY hello.txt /hello.txt',
-        'done    [stage-0 2/3] COPY hello.txt /hello.txt (# ms)',
-        'start   [stage-0 3/3] COPY <<EOF /etc/motd',
-        'done    [stage-0 3/3] COPY <<EOF /etc/motd (# ms)',
+        'start   [1/2] COPY hello.txt /hello.txt',
+        'done    [1/2] COPY hello.txt /hello.txt (# ms)',
+        'start   [2/2] COPY <<EOF /etc/motd',
+        'done    [2/2] COPY <<EOF /etc/motd (# ms)',
         `built   ${image.digest()} in # ms`,
         `image   ${image.configDigest()} (the image ID)`,
         `output  store ${store}:hello:lib`,
@@ -58,8 +58,8 @@ describe('examples/library/build.ts', () => {
     expect(norm(r.stdout)).toBe(
       [
         'plan    1 stage(s), 2 step(s)',
-        'cached  [stage-0 2/3] COPY hello.txt /hello.txt',
-        'cached  [stage-0 3/3] COPY <<EOF /etc/motd',
+        'cached  [1/2] COPY hello.txt /hello.txt',
+        'cached  [2/2] COPY <<EOF /etc/motd',
         `built   ${image.digest()} in # ms`,
         `image   ${image.configDigest()} (the image ID)`,
         `output  store ${store}:hello:lib`,
@@ -79,12 +79,12 @@ describe('examples/library/build.ts', () => {
     expect(norm(r.stdout)).toBe(
       [
         'plan    1 stage(s), 1 step(s)',
-        `start   [stage-0 1/2] FROM busybox@${layout.digest}`,
-        `done    [stage-0 1/2] FROM busybox@${layout.digest} (# ms)`,
-        'start   [stage-0 2/2] RUN echo one && echo two',
+        `start   [1/2] FROM busybox@${layout.digest}`,
+        `done    [1/2] FROM busybox@${layout.digest} (# ms)`,
+        'start   [2/2] RUN echo one && echo two',
         '        | one',
         '        | two',
-        'done    [stage-0 2/2] RUN echo one && echo two (# ms)',
+        'done    [2/2] RUN echo one && echo two (# ms)',
         `built   ${image.digest()} in # ms`,
         `image   ${image.configDigest()} (the image ID)`,
         `output  store ${store}:run:lib`,
