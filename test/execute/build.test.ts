@@ -65,7 +65,7 @@ describe('the cache', () => {
     expect(select).not.toHaveBeenCalled();
     expect(await storeFiles(store)).toEqual(files);
     expect(image2.digest()).toBe(image1.digest());
-    expect(second.events[3]).toMatchObject({ type: 'step-cached', id: 's0.1', name: '[stage-0 2/4] COPY a.txt /app/', stage: 'stage-0' });
+    expect(second.events[3]).toMatchObject({ type: 'step-cached', id: 's0.1', name: '[2/4] COPY a.txt /app/', stage: 'stage-0' });
   });
 
   it('noCache runs every step again (and gets the same layers)', async () => {

@@ -165,6 +165,8 @@ export function plan(stages: readonly StageSpec[], options: { target?: number; e
   return {
     target: options.target ?? stages.length - 1,
     stages: planned,
+    stageCount: stages.length,
+    warnings: [],
     contextPaths: [],
     platform: PLATFORM,
     epoch: options.epoch,
