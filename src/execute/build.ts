@@ -400,16 +400,27 @@ class Build {
       this.emit({ type: 'step-cached', id: step.id, name, stage: stage.name, time: Date.now() });
       return hit;
     }
-    const started = Date.now();
-    this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: started });
+    // A step starts when it gets one of the `jobs` slots, not when it is queued.
+    let started: number | undefined;
     try {
-      const layer = await this.limit(() => this.execute(stage, step, below));
-      await this.store.putCacheRecord(step.key, { layer: { descriptor: layerDescriptor(layer), diffID: layer.diffID } });
-      const now = Date.now();
-      this.emit({ type: 'step-done', id: step.id, time: now, duration: now - started });
-      return layer;
+      // The slot is held until the step is recorded and reported done, so the log never shows
+      // more steps running than `jobs`.
+      return await this.limit(async () => {
+        started = Date.now();
+        this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: started });
+        const layer = await this.execute(stage, step, below);
+        await this.store.putCacheRecord(step.key, { layer: { descriptor: layerDescriptor(layer), diffID: layer.diffID } });
+        const now = Date.now();
+        this.emit({ type: 'step-done', id: step.id, time: now, duration: now - started });
+        return layer;
+      });
     } catch (error) {
       const now = Date.now();
+      if (started === undefined) {
+        // Failed (or was cancelled) before it got a slot: it never started.
+        started = now;
+        this.emit({ type: 'step-start', id: step.id, name, stage: stage.name, time: now });
+      }
       this.emit({ type: 'step-error', id: step.id, time: now, duration: now - started, message: error instanceof Error ? error.message : String(error) });
       throw withRange(error, step.range);
     }

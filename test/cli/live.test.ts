@@ -213,10 +213,8 @@ describe('--jobs', () => {
     expect(r.arrivals).toBe(2);
   });
 
-  // TODO(src/execute/build.ts): `step-start` is emitted when a step is scheduled, before it has
-  // a job slot (and before the stages it copies from are done), so a waiting step is shown as
-  // running. BuildKit starts a vertex when it runs. Remove `.fails` when that is fixed.
-  it.fails('--jobs 1: the log shows one RUN at a time (a step starts when it gets a slot)', async () => {
+  // A step starts when it gets a job slot (as a BuildKit vertex starts when it runs).
+  it('--jobs 1: the log shows one RUN at a time (a step starts when it gets a slot)', async () => {
     const r = await jobs1('jobs1-log');
     const open = new Set<string>();
     let most = 0;
