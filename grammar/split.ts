@@ -156,78 +156,31 @@ export function extractBuilderFlags(
  * end of the input is dropped. Used by ENV, LABEL and ARG.
  */
 export function parseWords(text: string, escape: number, start = 0, end = text.length): Piece[] {
+  // Quotes and escape characters are kept, so a word is exactly its source text: only its
+  // bounds are found here. The one exception: an escape character at the very end of the input
+  // is dropped.
   const words: Piece[] = [];
-  let phase = 0; // 0 spaces, 1 word, 2 quote
-  let quote = 0;
-  let blankOK = false;
-  let word = '';
-  let wordStart = start;
   let pos = start;
-  while (pos <= end) {
-    const atEnd = pos === end;
-    const ch = atEnd ? -1 : text.codePointAt(pos)!;
-    const w = ch > 0xffff ? 2 : 1;
-    if (phase === 0) {
-      if (atEnd) break;
-      if (isGoSpace(ch)) {
-        pos += w;
+  while (pos < end) {
+    while (pos < end && isGoSpace(text.codePointAt(pos)!)) pos += text.codePointAt(pos)! > 0xffff ? 2 : 1;
+    if (pos >= end) break;
+    const wordStart = pos;
+    let quote = 0;
+    while (pos < end) {
+      const ch = text.codePointAt(pos)!;
+      if (quote === 0 && isGoSpace(ch)) break;
+      if (quote === 0 && (ch === 0x27 || ch === 0x22)) quote = ch;
+      else if (quote !== 0 && ch === quote) quote = 0;
+      if (ch === escape && (quote === 0 || quote !== 0x27)) {
+        if (pos + 1 === end) break; // dropped: the escape at the end of the line
+        pos += 1;
+        pos += text.codePointAt(pos)! > 0xffff ? 2 : 1; // the escaped character is kept as is
         continue;
       }
-      phase = 1;
-      wordStart = pos;
+      pos += ch > 0xffff ? 2 : 1;
     }
-    if (atEnd) {
-      if (blankOK || word.length > 0) words.push({ value: word, start: wordStart, end });
-      break;
-    }
-    if (phase === 1) {
-      if (isGoSpace(ch)) {
-        phase = 0;
-        if (blankOK || word.length > 0) words.push({ value: word, start: wordStart, end: pos });
-        word = '';
-        blankOK = false;
-        pos += w;
-        continue;
-      }
-      if (ch === 0x27 || ch === 0x22) {
-        quote = ch;
-        blankOK = true;
-        phase = 2;
-      }
-      if (ch === escape) {
-        if (pos + w === end) {
-          pos += w;
-          continue; // an escape at the end of the line is skipped
-        }
-        // Outside quotes the escape and the next character are both kept, even a quote.
-        word += String.fromCodePoint(ch);
-        pos += w;
-        const next = text.codePointAt(pos)!;
-        word += String.fromCodePoint(next);
-        pos += next > 0xffff ? 2 : 1;
-        continue;
-      }
-      word += String.fromCodePoint(ch);
-      pos += w;
-      continue;
-    }
-    // phase 2: in quotes
-    if (ch === quote) phase = 1;
-    if (ch === escape && quote !== 0x27) {
-      if (pos + w === end) {
-        phase = 1;
-        pos += w;
-        continue;
-      }
-      word += String.fromCodePoint(ch);
-      pos += w;
-      const next = text.codePointAt(pos)!;
-      word += String.fromCodePoint(next);
-      pos += next > 0xffff ? 2 : 1;
-      continue;
-    }
-    word += String.fromCodePoint(ch);
-    pos += w;
+    if (pos > wordStart) words.push({ value: text.slice(wordStart, pos), start: wordStart, end: pos });
+    if (pos + 1 === end && text.codePointAt(pos) === escape) pos = end;
   }
   return words;
 }

@@ -13,6 +13,7 @@ import { sha256File, type ContentDigest, type HashCache } from './hash.js';
 import { IgnoreMatcher, type IgnoreDecision, type IgnoreRule } from './ignore.js';
 import { clampToRoot, isWithin, joinRel, parentRel } from './paths.js';
 import { entryFromStats, statContextRoot, walkContext, type ContextEntry } from './walk.js';
+import { limiter } from '../limiter.js';
 
 export interface BuildContextOptions {
   /** The .dockerignore rules (see `findIgnoreFile`); none by default. */
@@ -74,20 +75,6 @@ type Resolved = { ok: true; target: string } | { ok: false; missing: string };
 
 const MAX_LINKS = 255; // continuity's fs.RootPath gives up after this many
 
-function limiter(n: number) {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  return async function run<T>(fn: () => Promise<T>): Promise<T> {
-    if (active >= n) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
-}
 
 /** Describes a rule for people: `.dockerignore pattern `secret*` (line 3)`. */
 export function describeRule(rule: IgnoreRule): string {

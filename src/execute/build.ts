@@ -39,6 +39,7 @@ import { withRange } from './sources.js';
 import { LayerSnapshots } from './snapshots.js';
 import type { UrlFetcher } from './url.js';
 import { workdirChanges } from './workdir.js';
+import { limiter } from '../limiter.js';
 
 /** The build contexts COPY/ADD read from. */
 export interface BuildContexts {
@@ -138,20 +139,6 @@ export async function executeStages(plan: Plan, deps: ExecuteDeps): Promise<Exec
   return new Build(plan, deps).run();
 }
 
-function limiter(n: number) {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  return async function run<T>(fn: () => Promise<T>): Promise<T> {
-    if (active >= n) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
-}
 
 /**
  * Joins small chunks (tar headers, small files) into chunks of about 64 KiB: gzip runs each

@@ -26,21 +26,12 @@ import { BuildImageError } from '../errors.js';
 import type { Digest } from '../image/digest.js';
 import { basePath, confinePath, parentPath } from '../image/paths.js';
 import { OPAQUE_WHITEOUT, compareEntryPaths, opaqueWhiteoutEntry, type TarEntry, type TarEntryType } from '../image/tar.js';
-import { openNode, resolveWith, type FsNode, type FsType, type IndexEntry, type ResolveOptions, type RootView } from './rootfs.js';
+import { openNode, resolveWith, type FileMetadata, type FsNode, type FsType, type IndexEntry, type ResolveOptions, type RootView } from './rootfs.js';
 import { LAYER_INDEX_VERSION, type LayerIndex } from './snapshots.js';
 
 /** Something the step writes. */
-export interface PendingNode {
+export interface PendingNode extends Omit<FileMetadata, 'type'> {
   readonly type: FsType | 'hardlink';
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mtime: number;
-  readonly size: number;
-  readonly linkTarget?: string | undefined;
-  readonly devMajor?: number | undefined;
-  readonly devMinor?: number | undefined;
-  readonly xattrs?: Readonly<Record<string, Buffer>> | undefined;
   /** Files: opens the content (called when the layer is written). */
   readonly open?: (() => Promise<AsyncIterable<Uint8Array>>) | undefined;
   /** Hardlinks: the node linked to (must still be at `linkPath` when the layer is written). */

@@ -38,14 +38,14 @@ export interface ContentSource {
   open(host: string, size?: number): Promise<Readable>;
 }
 
-/** One node of a view (a path's metadata; hardlinked paths share one node). */
-export interface FsNode {
+/** The metadata every file-like node has (view nodes, COPY sources, pending writes). */
+export interface FileMetadata {
   readonly type: FsType;
   /** Permission bits with setuid/setgid/sticky. */
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
-  /** Seconds since the epoch. */
+  /** Seconds since the epoch (fractions allowed). */
   readonly mtime: number;
   /** Content size of a file (0 otherwise). */
   readonly size: number;
@@ -53,6 +53,10 @@ export interface FsNode {
   readonly devMajor?: number | undefined;
   readonly devMinor?: number | undefined;
   readonly xattrs?: Readonly<Record<string, Buffer>> | undefined;
+}
+
+/** One node of a view (a path's metadata; hardlinked paths share one node). */
+export interface FsNode extends FileMetadata {
   /** Files: where the content is. */
   readonly content?: { readonly source: ContentSource; readonly host: string } | undefined;
 }

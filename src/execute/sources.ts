@@ -20,23 +20,12 @@ import { BadPatternError, hasWildcards, matchGlob, splitWildcards, validateGlob 
 import { clampToRoot, isWithin } from '../context/paths.js';
 import type { ContextEntry } from '../context/walk.js';
 import { closest } from '../suggest.js';
-import { openNode, type FsEntry, type FsType, type RootView } from './rootfs.js';
+import { openNode, type FileMetadata, type FsEntry, type FsType, type RootView } from './rootfs.js';
 
 /** One node of a source tree. */
-export interface SourceNode {
+export interface SourceNode extends FileMetadata {
   /** Path relative to the match root (`''` for the root itself). */
   readonly rel: string;
-  readonly type: FsType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  /** Seconds since the epoch (fractions allowed). */
-  readonly mtime: number;
-  readonly size: number;
-  readonly linkTarget?: string | undefined;
-  readonly devMajor?: number | undefined;
-  readonly devMinor?: number | undefined;
-  readonly xattrs?: Readonly<Record<string, Buffer>> | undefined;
   /** Nodes with the same key are hard links of one file. */
   readonly linkKey?: unknown;
   /** Files: opens the content. */

@@ -28,7 +28,7 @@ import type { ArgDefinition, Command, CopyInstruction, AddInstruction, Stage, St
 import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform } from '../registry/platform.js';
 import { isImageReference, parseImageReference, formatReference, withDigest } from '../registry/reference.js';
 import { envFrom, processWord, processWords, type ShellEnv } from '../shell/lex.js';
-import { goQuote } from '../syntax/goquote.js';
+import { goQuote } from '../goquote.js';
 import { parseDockerfile } from '../syntax/parse.js';
 import { closest } from '../suggest.js';
 import { addEnv, DEFAULT_PATH, EnvList, goDuration, goQuotedSlice, goSlice } from './env.js';

@@ -7,6 +7,7 @@
 import { RegistryClient, type ClientOptions } from './client.js';
 import { dockerConfigCredentials, type CredentialStore } from './credentials.js';
 import { createTransport, type HttpTransport, type TransportOptions } from './http.js';
+import { limiter } from '../limiter.js';
 
 /** Something that happened, for progress output. */
 export type RegistryEvent =
@@ -36,21 +37,6 @@ export interface SessionOptions {
   readonly now?: () => number;
 }
 
-/** A small counting semaphore. */
-export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 
 export class RegistrySession {
   readonly options: SessionOptions;

@@ -13,6 +13,7 @@
  * Pure: no I/O. The only shared state is a cache of compiled patterns.
  */
 import { BuildImageError } from '../errors.js';
+import { goQuote } from '../goquote.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -784,29 +785,3 @@ function expandTemplate(template: string, match: string): string {
 // Messages
 
 /** Go's `%q` (strconv.Quote) for the word named in error messages. */
-function goQuote(text: string): string {
-  let out = '"';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    switch (cp) {
-      case 0x07: out += '\\a'; continue;
-      case 0x08: out += '\\b'; continue;
-      case 0x0c: out += '\\f'; continue;
-      case 0x0a: out += '\\n'; continue;
-      case 0x0d: out += '\\r'; continue;
-      case 0x09: out += '\\t'; continue;
-      case 0x0b: out += '\\v'; continue;
-      case 0x22: out += '\\"'; continue;
-      case 0x5c: out += '\\\\'; continue;
-    }
-    if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
-    else if (cp === 0x20 || PRINTABLE.test(ch)) out += ch;
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd';
-    else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');
-    else out += '\\U' + cp.toString(16).padStart(8, '0');
-  }
-  return out + '"';
-}
-
-/** Go's `unicode.IsPrint` apart from the ASCII space: letters, marks, numbers, punctuation, symbols. */
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;

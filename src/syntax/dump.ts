@@ -4,7 +4,7 @@
  * ends with a newline, as the `result` files of BuildKit's parser tests do.
  */
 import type { DockerfileNode, InstructionNode } from './ast.js';
-import { goQuote } from './goquote.js';
+import { goQuote } from '../goquote.js';
 
 export function dumpInstruction(node: InstructionNode): string {
   let s = node.keyword.toLowerCase();

@@ -22,7 +22,7 @@ import {
   type Piece,
 } from '../../grammar/index.js';
 import { BuildImageError, LineIndex, type SourceRange } from '../errors.js';
-import { goQuote } from './goquote.js';
+import { goQuote } from '../goquote.js';
 import type {
   ArgNode,
   CommentNode,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { heredocMarkers, parseHeredocWord } from '../../grammar/heredoc.js';
 import { dumpDockerfile } from '../../src/syntax/dump.js';
-import { goQuote } from '../../src/syntax/goquote.js';
+import { goQuote } from '../../src/goquote.js';
 import { parseDockerfile } from '../../src/syntax/parse.js';
 
 function ast(text: string) {
