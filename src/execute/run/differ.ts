@@ -27,7 +27,7 @@
  * when both mtimes have no sub-second part (unpacked from a tar) the content (or link target)
  * decides.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, open } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
@@ -225,8 +225,9 @@ export async function collapseOpaque(changes: readonly Change[], base: FsView): 
 
 const SMALL_FILE = 1n << 20n;
 
+/** A small file in one synchronous read (thousands of them are common; the pool hop is not). */
 async function* readWhole(path: string): AsyncGenerator<Buffer> {
-  yield await readFile(path);
+  yield readFileSync(path);
 }
 
 function devNumbers(rdev: bigint): { devmajor: number; devminor: number } {
