@@ -17,12 +17,13 @@ import { cliPath, runCli, type CliResult } from '../support/cli.js';
 import { repoRoot } from '../support/shared.js';
 import { imageTree, sha } from '../support/tree.js';
 import { storedImage, tempDir } from '../cli/helpers.js';
+import { hasPlatform } from '../support/tools.js';
 
 const tmp = tempDir('examples-build');
 afterAll(() => tmp.cleanup());
 
 /** `unshare -n` works here (root, or a kernel that lets us): builds run with no network at all. */
-const isolated = spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+const isolated = hasPlatform(spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0, 'a network namespace (unshare -n)');
 if (!isolated) console.warn('examples: `unshare -n` is not permitted here; the offline builds run in the host network namespace');
 
 function runOffline(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {

@@ -18,11 +18,10 @@ import { readOciLayout } from '../../src/oci/layout.js';
 import type { BaseSource } from '../../src/plan/types.js';
 import type { Store } from '../../src/store/store.js';
 import { BUSYBOX_REF, busyboxLayout } from '../../fixtures/busybox.js';
-import { hasTool } from '../support/tools.js';
+import { hasTool, isRoot } from '../support/tools.js';
 import { dirTree, imageTree } from '../support/tree.js';
 import { copyStep, ctx, newStore, plan, tmp, workdirStep } from './helpers.js';
 
-const isRoot = process.getuid?.() === 0;
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const out = (name: string) => join(mkdtempSync(join(tmpdir(), 'bi-out-')), name);
 

@@ -6,8 +6,8 @@ import { applyLayer, extractTar } from '../../src/image/extract.js';
 import { confinePath, escapesRoot, resolveInRoot } from '../../src/image/paths.js';
 import { readAll } from '../../src/image/stream.js';
 import { writeTar, type TarEntry } from '../../src/image/tar.js';
+import { isRoot } from '../support/tools.js';
 
-const isRoot = process.getuid?.() === 0;
 
 /** A raw tar with names written verbatim (our writer refuses `..`, an attacker's does not). */
 function rawTar(entries: { name: string; type?: '0' | '1' | '2' | '5'; link?: string; data?: string; mode?: number }[]): Buffer {

@@ -6,8 +6,8 @@ import { CacheMounts, cacheKey } from '../../../src/execute/run/cache.js';
 import { parseMount } from '../../../src/instructions/mount.js';
 import { openStore } from '../../../src/store/store.js';
 import { tempDir } from './support.js';
+import { isRoot } from '../../support/tools.js';
 
-const isRoot = process.getuid?.() === 0;
 
 describe('RUN --mount=type=cache directories', () => {
   it('keys: id (default: the target), uid/gid/mode and from make different caches', () => {

@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, type BusyboxLayout } from '../../../fixtures/busybox.js';
 import { build } from '../../../src/build.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { imageTree, sha } from '../../support/tree.js';
 import { mountPoints, tempDir } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot && hasTool('busybox', 'busybox-static') && hasTool('getfattr', 'attr'))('RUN in a Dockerfile build', () => {
   let base: BusyboxLayout;

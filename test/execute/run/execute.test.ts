@@ -14,11 +14,10 @@ import { RunStepError } from '../../../src/execute/run/execute.js';
 import { secretsFromValues } from '../../../src/execute/run/secrets.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { repoRoot } from '../../support/shared.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { SECRET, SECRET_SHA } from './cases.js';
 import { busyboxLayers, entries, execute, h, mountPoints, processesMentioning, runStep, tempDir, workDirs, type Mode } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 const canRun = isRoot && hasTool('busybox', 'busybox-static') && hasTool('runc', 'runc') && hasTool('getfattr', 'attr');
 
 const MODES: Mode[] = [

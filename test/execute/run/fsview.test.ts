@@ -9,10 +9,9 @@ import { sha256Digest } from '../../../src/image/digest.js';
 import { layerFromEntries } from '../../../src/image/layer.js';
 import type { TarEntry } from '../../../src/image/tar.js';
 import { openStore } from '../../../src/store/store.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { tempDir } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 /** vfs_cap_data v2, effective, cap_net_raw permitted (what `setcap cap_net_raw+ep` writes). */
 const CAP = Buffer.from('0100000200200000000000000000000000000000', 'hex');
 const d = (path: string, mode = 0o755): TarEntry => ({ path, type: 'dir', mode, uid: 0, gid: 0, mtime: 100 });

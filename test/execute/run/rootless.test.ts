@@ -14,12 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/store.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { repoRoot } from '../../support/shared.js';
 import { CASES, type CaseEnv } from './cases.js';
 import { busyboxLayers, execute, mountPoints, tempDir } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 const USER = 'bi-rootless';
 
 function ensureUser(): { uid: number; gid: number } {

@@ -5,11 +5,10 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/store.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { CASES, type CaseEnv } from './cases.js';
 import { busyboxLayers, entries, execute, mountPoints, processesMentioning, tempDir, workDirs, type Mode } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 
 const MODES: Mode[] = [
   { name: 'unshare + overlay', runtime: 'unshare', snapshotter: 'overlay' },

@@ -9,11 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { layerFromEntries, type Layer } from '../../../src/image/layer.js';
 import { openStore } from '../../../src/store/store.js';
 import { LayerDirs } from '../../../src/execute/run/layerdirs.js';
-import { hasTool } from '../../support/tools.js';
+import { hasTool, isRoot } from '../../support/tools.js';
 import { dirTree } from '../../support/tree.js';
 import { busyboxLayers, entries, execute, h, mountPoints, runStep, tempDir, type Mode } from './support.js';
 
-const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot && hasTool('busybox', 'busybox-static') && hasTool('getfattr', 'attr'))('a deep stack of layers', () => {
   let layers: Layer[];
