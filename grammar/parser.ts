@@ -90,10 +90,6 @@ class DockerfileParser extends EmbeddedActionsParser {
     }
   }
 
-  private atLineEnd(k = 1): boolean {
-    return LINE_END.has(this.LA(k).tokenType);
-  }
-
   /** The first token from LA(1) on that is not whitespace (a continuation can split blanks). */
   private nextNonBlank(): TokenType {
     for (let i = 1; ; i++) {

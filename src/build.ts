@@ -5,7 +5,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import './zod.js';
 import { BuildContext } from './context/build-context.js';
@@ -15,6 +15,7 @@ import { BuildImageError, type SourceRange } from './errors.js';
 import { parseDigest, type Digest } from './image/digest.js';
 import type { Image } from './image/image.js';
 import type { Platform } from './image/schema.js';
+import { parseSourceDateEpoch } from './image/time.js';
 import { checkDockerfile } from './instructions/check.js';
 import type { BuildEvent } from './events.js';
 import { readOciLayout } from './oci/layout.js';
@@ -132,15 +133,6 @@ export interface Prepared {
   close(): void;
 }
 
-function epochFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const v = env['SOURCE_DATE_EPOCH'];
-  if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) {
-    throw new BuildImageError('BUILD_BAD_EPOCH', `invalid SOURCE_DATE_EPOCH "${v}": expected whole seconds since 1970-01-01`);
-  }
-  return Number(v);
-}
-
 /** Reads, checks and plans: everything up to the first layer. */
 export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<Prepared> {
   const options = parseBuildOptions(input);
@@ -176,7 +168,7 @@ export async function prepareBuild(input: BuildOptions, env: NodeJS.ProcessEnv =
   }
   const session = createRegistrySession({ insecureRegistries: options.insecureRegistries });
   const platform = normalizePlatform(options.platform ? parsePlatform(options.platform) : hostPlatform());
-  const epoch = options.sourceDateEpoch ?? epochFromEnv(env);
+  const epoch = options.sourceDateEpoch ?? parseSourceDateEpoch(env['SOURCE_DATE_EPOCH']);
   const images = new Map<string, { origin: ImageOrigin; image: Image; registry?: RegistryImage }>();
 
   const resolvers: PlanResolvers = {
@@ -267,9 +259,9 @@ function attribute(err: unknown, file: string, source: string, range?: SourceRan
   });
 }
 
+/** `file` relative to `cwd` when it is below it, else as is (for messages). */
 function relativeName(cwd: string, file: string): string {
-  const rel = file.startsWith(cwd + '/') ? file.slice(cwd.length + 1) : file;
-  return isAbsolute(rel) && rel === file ? file : rel;
+  return file.startsWith(cwd + '/') ? file.slice(cwd.length + 1) : file;
 }
 
 /** Several errors as one, keeping them all (the CLI prints each). */

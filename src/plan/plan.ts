@@ -26,7 +26,7 @@ import { parseMount, MountSyntaxError, type Mount } from '../instructions/mount.
 import { toInstruction } from '../instructions/parse.js';
 import type { ArgDefinition, Command, CopyInstruction, AddInstruction, Stage, Stages, RunInstruction } from '../instructions/types.js';
 import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform } from '../registry/platform.js';
-import { isImageReference, parseImageReference, formatReference, withDigest } from '../registry/reference.js';
+import { isImageReference, parseImageReference, formatReference } from '../registry/reference.js';
 import { envFrom, processWord, processWords, type ShellEnv } from '../shell/lex.js';
 import { goQuote } from '../goquote.js';
 import { parseDockerfile } from '../syntax/parse.js';
@@ -321,7 +321,7 @@ class Planner {
   }
 
   /** toCommand: the stages and images a command reads from. */
-  private commandSources(entry: { cmd: Command }, owner: StageState): StageState[] {
+  private commandSources(entry: { cmd: Command }): StageState[] {
     const cmd = entry.cmd;
     const out: StageState[] = [];
     const lookup = (from: string, range: SourceRange, what: string): StageState => {
@@ -373,14 +373,13 @@ class Planner {
         if (from !== undefined && from !== '') out.push(lookup(from, flagRange(cmd, 'mount'), 'RUN --mount from'));
       }
     }
-    void owner;
     return out;
   }
 
   private buildDependencyGraph(): void {
     for (const s of [...this.states]) {
       s.commands = s.commands.map((c) => {
-        const sources = this.commandSources(c, s);
+        const sources = this.commandSources(c);
         for (const src of sources) s.deps.add(src);
         return { ...c, sources };
       });
@@ -462,7 +461,7 @@ class Planner {
       throw this.error('PLAN_ONBUILD', `ONBUILD trigger ${JSON.stringify(trigger)} of the base image: ${(err as Error).message}`, s.range);
     }
     const entry = { cmd, sources: [] as StageState[], onbuild: true };
-    entry.sources = this.commandSources(entry, s);
+    entry.sources = this.commandSources(entry);
     return entry;
   }
 
@@ -537,7 +536,6 @@ class Planner {
       throw this.error('PLAN_BAD_BASE', `failed to parse stage name "${s.baseName}": ${(err as Error).message}`, range, m ? `did you mean ${m}?` : undefined);
     }
     await this.resolveImageBase(s, normalized, platform, { kind: 'registry' });
-    void range;
   }
 
   private namedContextFor(name: string): { name: string; spec: BuildContextSpec } | undefined {
@@ -963,7 +961,6 @@ class Planner {
     }
     const argPrefix = argEnv.length > 0 ? [`|${argEnv.length}`, ...argEnv] : [];
     const createdBy = `RUN ${[...argPrefix, ...args].join(' ')} # buildkit`;
-    const mountSpecs = mounts.map((m) => ({ ...m, source: m.type === 'secret' ? m.source : m.source }));
     const step: Omit<RunStep, 'id' | 'stage' | 'key' | 'parentKey'> & { keyFields: unknown; proxyEnv: string[] } = {
       kind: 'run',
       name: uppercaseCmd(name),
@@ -988,7 +985,7 @@ class Planner {
         user: s.user,
         workdir: s.dir,
         // Secret contents and cache mount contents are never part of the key: only the specs.
-        mounts: mountSpecs,
+        mounts,
         mountSources: mountKeys,
         // The effective network mode, as BuildKit keys the exec op's network: a step without
         // --network gets the build's (`default` and `host` both mean the host's network here).
@@ -1256,8 +1253,3 @@ export async function planBuild(stages: Stages, options: PlanOptions, resolvers:
   return new Planner(stages, options, resolvers).plan();
 }
 
-/** A convenience for tests and callers that only need the image reference form. */
-export function normalizeImageRef(ref: string, digest?: Digest): string {
-  const r = parseImageReference(ref);
-  return formatReference(digest ? withDigest(r, digest) : r);
-}
